@@ -1,0 +1,1 @@
+"""asv suites for gdopt (run with ``asv run`` or ``nox -s bench``)."""

@@ -1,0 +1,85 @@
+"""The reference a user would otherwise write: Keras ``Model.compile`` + ``Model.fit``.
+
+Same model, data, learning rate and batch size as gdopt's optimizer (n for BatchGD, b for
+MiniBatchGD, 1 for SGD), with Keras' own ``keras.optimizers.SGD`` (θ ← θ − α·g, no momentum).
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gdopt.data import Dataset
+from gdopt.devices import device_scope
+from gdopt.optimizers import Optimizer
+from gdopt.training import TrainingDiverged, TrainResult, _raise_if_diverged, plan
+
+__all__ = ["keras_fit"]
+
+
+def _whole_loss(model: keras.Model, x: tf.Tensor, y: np.ndarray) -> float:
+    pred = np.asarray(model(x, training=False), dtype=np.float64)
+    return float(np.mean(np.square(pred - y)))
+
+
+class _EpochLoss(keras.callbacks.Callback):
+    """Whole-data MSE after each epoch; its own time is kept out of the measured training time."""
+
+    def __init__(self, x: tf.Tensor, y: np.ndarray) -> None:
+        super().__init__()
+        self.x, self.y = x, y
+        self.losses: list[float] = []
+        self.seconds = 0.0
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        start = time.perf_counter()
+        loss = _whole_loss(self.model, self.x, self.y)
+        self.losses.append(loss)
+        self.seconds += time.perf_counter() - start
+        if not np.isfinite(loss):
+            self.model.stop_training = True
+
+
+def keras_fit(
+    model: keras.Model,
+    data: Dataset,
+    optimizer: Optimizer,
+    epochs: int = 5,
+    seed: int = 0,
+    device: str | None = None,
+) -> TrainResult:
+    """Train with Keras ``fit`` (in place), as the baseline for ``gdopt.train``.
+
+    Keras traces its train step in the first ``fit``; a one-step warm-up fit, whose weight change
+    is undone, keeps that out of ``seconds``, as ``train`` keeps its own compilation out.
+    On divergence the weights are restored and ``TrainingDiverged`` is raised, as with ``train``.
+    """
+    p = plan(model, data, optimizer, epochs, seed, device)
+    b = p.batch_size
+    with device_scope(p.tf_device):
+        saved = [v.numpy() for v in p.variables]
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=optimizer.learning_rate), loss="mse")
+        model.fit(data.x[:b], data.y[:b], batch_size=b, epochs=1, shuffle=False, verbose=0)  # trace
+        for var, value in zip(p.variables, saved, strict=True):
+            var.assign(value)
+        model.optimizer.iterations.assign(0)
+        x = tf.constant(data.x)
+        y = data.y.astype(np.float64)
+        initial = _whole_loss(model, x, y)
+        tracker = _EpochLoss(x, y)
+        keras.utils.set_random_seed(seed)  # fit's shuffles come from the global seed
+        start = time.perf_counter()
+        model.fit(data.x, data.y, batch_size=b, epochs=epochs, shuffle=optimizer.shuffles, verbose=0,
+                  callbacks=[tracker])
+        seconds = time.perf_counter() - start - tracker.seconds
+    history = tracker.losses
+    try:
+        _raise_if_diverged(initial, history)
+    except TrainingDiverged:
+        for var, value in zip(p.variables, saved, strict=True):
+            var.assign(value)
+        raise
+    return TrainResult(history[-1], history, p.steps_per_epoch * epochs, seconds, initial)
