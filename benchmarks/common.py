@@ -1,0 +1,66 @@
+"""Shared policy for every suite: the timing settings, the workload and the seeds, once.
+
+Seeds and workload sizes are only ever appended to, never changed, so history stays comparable;
+a benchmark whose meaning changes bumps its own ``version``.
+"""
+
+from __future__ import annotations
+
+import gdopt
+
+# The workload measured by the suites.
+N_SAMPLES = 2048
+N_FEATURES = 8
+HIDDEN = 10
+NOISE = 0.1
+DATA_SEED = 0
+MODEL_SEED = 0
+TRAIN_SEED = 0
+
+# One training run per optimizer: similar work, very different step counts (1 vs 64 vs 2048 steps/epoch).
+EPOCHS = {"gd": 20, "minibatch": 2, "sgd": 1}
+TARGET_LOSS = 0.1  # time-to-target: first epoch whose whole-data MSE is at or below this
+TARGET_MAX_EPOCHS = 2000
+
+OPTIMIZER_NAMES = list(gdopt.OPTIMIZERS)
+DEVICES = ["cpu", "gpu"]
+METHODS = ["gdopt", "keras"]
+
+# Timing policy. Training mutates the weights, so every sample gets a fresh model from setup
+# (number = 1; asv re-runs setup before each timed call); warm-up happens in setup, not in asv.
+TIMING = {
+    "number": 1,
+    "repeat": (3, 10, 10.0),  # min, max samples and seconds per round
+    "rounds": 2,  # rounds run in separate processes
+    "warmup_time": 0.0,
+    "timeout": 300,
+}
+TRACK = {"rounds": 2, "repeat": 1, "timeout": 300}
+
+RSS_INTERVAL_S = 0.005  # see gdopt.probes.host: finer sampling costs more than 1 % of a run
+
+
+def optimizer(name: str) -> gdopt.Optimizer:
+    """The optimizer with its default hyperparameters (learning rate, batch size)."""
+    return gdopt.OPTIMIZERS[name]()
+
+
+def dataset(n_samples: int = N_SAMPLES) -> gdopt.Dataset:
+    return gdopt.make_regression(n_samples=n_samples, n_features=N_FEATURES, noise=NOISE, seed=DATA_SEED)
+
+
+def model(hidden: int = HIDDEN) -> gdopt.SampleModel:
+    return gdopt.SampleModel(n_features=N_FEATURES, hidden=hidden, seed=MODEL_SEED)
+
+
+def require_device(device: str) -> None:
+    """GPU cases on a host without one: NotImplementedError, which asv shows as n/a (never a fake)."""
+    if device == "gpu":
+        from gdopt.devices import gpu_available
+
+        if not gpu_available():
+            raise NotImplementedError("no GPU visible to TensorFlow on this machine")
+
+
+def fit_function(method: str):
+    return {"gdopt": gdopt.train, "keras": gdopt.keras_fit}[method]

@@ -1,0 +1,65 @@
+"""Resource probes: host RSS peak, GPU energy and memory (NVML), TensorFlow's GPU peak, machine fingerprint.
+
+Importing this package never imports TensorFlow: its modules import only the standard library, psutil
+and (inside functions) ``pynvml`` or ``tensorflow``, so the probes also run where TensorFlow is absent.
+Note that ``import gdopt.probes`` first runs ``gdopt/__init__.py``, which does import TensorFlow; a
+TensorFlow-free host loads this package without it (see ``benchmarks/gpu_probe_check.py``).
+
+``python -m gdopt.probes`` prints the fingerprint and a short sampled reading.
+"""
+
+from .fingerprint import FINGERPRINT_KEYS, Fingerprint, machine_fingerprint
+from .host import (
+    DEFAULT_RSS_INTERVAL_S,
+    PeakRSSSampler,
+    RSSReading,
+    SamplerOverhead,
+    lifetime_max_rss_mb,
+    measure_sampler_overhead,
+)
+from .nvml import (
+    ENERGY_METHODS,
+    EnergyMethod,
+    GpuEnergyMeter,
+    GpuReading,
+    NvmlStatus,
+    NvmlUnavailableError,
+    nvml_status,
+    trapezoid_energy_j,
+)
+from .tf_memory import (
+    MemoryGrowth,
+    TfGpuUnavailableError,
+    enable_memory_growth,
+    reset_tf_peak_memory,
+    tf_current_memory_mb,
+    tf_gpu_unavailable_reason,
+    tf_peak_memory_mb,
+)
+
+__all__ = [
+    "DEFAULT_RSS_INTERVAL_S",
+    "ENERGY_METHODS",
+    "FINGERPRINT_KEYS",
+    "EnergyMethod",
+    "Fingerprint",
+    "GpuEnergyMeter",
+    "GpuReading",
+    "MemoryGrowth",
+    "NvmlStatus",
+    "NvmlUnavailableError",
+    "PeakRSSSampler",
+    "RSSReading",
+    "SamplerOverhead",
+    "TfGpuUnavailableError",
+    "enable_memory_growth",
+    "lifetime_max_rss_mb",
+    "machine_fingerprint",
+    "measure_sampler_overhead",
+    "nvml_status",
+    "reset_tf_peak_memory",
+    "tf_current_memory_mb",
+    "tf_gpu_unavailable_reason",
+    "tf_peak_memory_mb",
+    "trapezoid_energy_j",
+]

@@ -1,0 +1,108 @@
+"""What machine a measurement came from: CPU, memory, OS, Python, library versions, GPU.
+
+Library versions come from installed package metadata, so neither TensorFlow nor NumPy is imported.
+The keys are stable (:data:`FINGERPRINT_KEYS`, in this order); a value that cannot be known is None,
+and ``gpu_unavailable_reason`` says why the GPU fields are None. GB = GiB (2**30 bytes).
+
+>>> fingerprint = machine_fingerprint()
+>>> list(fingerprint) == list(FINGERPRINT_KEYS)
+True
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from typing import TypedDict
+
+import psutil
+
+from .nvml import nvml_status
+
+__all__ = ["FINGERPRINT_KEYS", "TENSORFLOW_DISTRIBUTIONS", "Fingerprint", "machine_fingerprint"]
+
+# Names TensorFlow is published under; the first one installed wins.
+TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tf-nightly", "tf-nightly-cpu")
+
+
+class Fingerprint(TypedDict):
+    """The machine fingerprint; see :func:`machine_fingerprint`."""
+
+    cpu_model: str | None  # "AMD EPYC 7B13", from /proc/cpuinfo, sysctl or platform
+    cpu_arch: str  # "x86_64", "arm64"
+    cpu_logical_cores: int | None
+    cpu_physical_cores: int | None
+    ram_gb: float  # total physical memory, GiB
+    os: str  # "Linux 6.8.0-1015-gcp"
+    os_platform: str  # platform.platform(), with libc
+    python_version: str  # "3.11.9"
+    python_implementation: str  # "CPython"
+    tensorflow_version: str | None
+    tensorflow_distribution: str | None  # which of TENSORFLOW_DISTRIBUTIONS is installed
+    numpy_version: str | None
+    gpu_model: str | None  # NVIDIA GPU 0, as NVML names it
+    gpu_count: int  # NVIDIA GPUs NVML sees; 0 without NVML
+    gpu_memory_gb: float | None  # total memory of GPU 0, GiB
+    gpu_driver_version: str | None  # "550.54.15"
+    cuda_driver_version: str | None  # highest CUDA the driver supports, "12.4"
+    gpu_unavailable_reason: str | None  # None when GPU 0 was read
+
+
+FINGERPRINT_KEYS: tuple[str, ...] = tuple(Fingerprint.__annotations__)
+
+
+def _cpu_model() -> str | None:
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+                for line in cpuinfo:
+                    key, _, value = line.partition(":")
+                    if key.strip() in ("model name", "Model", "Hardware", "cpu model") and value.strip():
+                        return value.strip()
+        except OSError:
+            pass
+    elif sys.platform == "darwin":
+        try:
+            out = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5
+            )
+            if out.returncode == 0 and out.stdout.strip():
+                return out.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return platform.processor() or None
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_fingerprint() -> Fingerprint:
+    """This machine, keyed by :data:`FINGERPRINT_KEYS`; imports neither TensorFlow nor NumPy."""
+    tf_distribution = next((name for name in TENSORFLOW_DISTRIBUTIONS if _version(name) is not None), None)
+    gpu = nvml_status(0)
+    return Fingerprint(
+        cpu_model=_cpu_model(),
+        cpu_arch=platform.machine(),
+        cpu_logical_cores=psutil.cpu_count(logical=True),
+        cpu_physical_cores=psutil.cpu_count(logical=False),
+        ram_gb=round(psutil.virtual_memory().total / 2**30, 2),
+        os=f"{platform.system()} {platform.release()}",
+        os_platform=platform.platform(),
+        python_version=platform.python_version(),
+        python_implementation=platform.python_implementation(),
+        tensorflow_version=None if tf_distribution is None else _version(tf_distribution),
+        tensorflow_distribution=tf_distribution,
+        numpy_version=_version("numpy"),
+        gpu_model=gpu.device_name,
+        gpu_count=gpu.device_count,
+        gpu_memory_gb=None if gpu.memory_total_mb is None else round(gpu.memory_total_mb / 1024, 2),
+        gpu_driver_version=gpu.driver_version,
+        cuda_driver_version=gpu.cuda_driver_version,
+        gpu_unavailable_reason=gpu.reason,
+    )
