@@ -37,6 +37,11 @@ TIMING = {
 }
 TRACK = {"rounds": 2, "repeat": 1, "timeout": 300}
 
+# The PR gate's suite (benchmarks/gate.py): a larger data set, so the training's own memory (a few MB)
+# stands well above allocator noise, and runs of ~0.1 s per sample.
+GATE_N_SAMPLES = 65536
+GATE_EPOCHS = {"gd": 30, "minibatch": 4, "sgd": 1}
+
 RSS_INTERVAL_S = 0.005  # see gdopt.probes.host: finer sampling costs more than 1 % of a run
 
 

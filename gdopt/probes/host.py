@@ -15,6 +15,11 @@ interpreter start, imports, earlier work — so it is an upper bound on the bloc
 block's delta; but when it rises during the block, its new value *is* the block's true peak, and the
 gap to the sampled peak is what the sampler missed between two samples.
 
+Freed memory that the C allocator keeps for reuse hides a block's working set: a second run of the same
+training reuses it and its RSS barely moves. So on entry the sampler first hands free heap memory back to
+the kernel (glibc's ``malloc_trim(0)``, :func:`release_free_memory`) when it watches its own process, and
+the block's allocations show up in RSS again.
+
 >>> with PeakRSSSampler(interval_s=0.005) as sampler:
 ...     block = bytearray(b"\\x01") * (50 * 2**20)  # repeated, so every page is written
 ...     time.sleep(0.05)
@@ -25,6 +30,8 @@ True
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import sys
 import threading
@@ -42,6 +49,7 @@ __all__ = [
     "SamplerOverhead",
     "lifetime_max_rss_mb",
     "measure_sampler_overhead",
+    "release_free_memory",
 ]
 
 _MIB = 2**20
@@ -77,6 +85,19 @@ class RSSReading:
         if before is None or after is None or after <= before:
             return None
         return max(after - self.peak_total_rss_mb, 0.0)
+
+
+def release_free_memory() -> bool:
+    """Return this process's free heap memory to the kernel (glibc ``malloc_trim(0)``); False where unsupported."""
+    name = ctypes.util.find_library("c")
+    if not sys.platform.startswith("linux") or name is None:
+        return False
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # musl and other C libraries have no malloc_trim
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    return bool(trim(0))
 
 
 def lifetime_max_rss_mb(pid: int | None = None) -> tuple[float | None, str | None]:
@@ -151,6 +172,8 @@ class PeakRSSSampler:
     def __enter__(self) -> PeakRSSSampler:
         if self._thread is not None:
             raise RuntimeError("a PeakRSSSampler can be used only once")
+        if self.pid == os.getpid():
+            release_free_memory()
         self._lifetime_before, _ = lifetime_max_rss_mb(self.pid)
         self._baseline = int(self._process.memory_info().rss)
         self._peak, self._n_samples = self._baseline, 1

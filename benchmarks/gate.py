@@ -1,0 +1,49 @@
+"""The PR gate's suite: a fast, representative subset (gdopt on the CPU, each optimizer).
+
+``nox -s gate`` runs only this module, several times per commit, interleaving base and head;
+the gate decides on training time, training memory and final loss. It lives beside the full
+suites so it is also part of every ``asv run`` and of the published history.
+"""
+
+from __future__ import annotations
+
+import gdopt
+from gdopt.probes.host import PeakRSSSampler
+
+from . import common
+
+
+class Gate:
+    params = (common.OPTIMIZER_NAMES,)
+    param_names = ["optimizer"]
+    number = 1
+    repeat = (5, 10, 5.0)
+    rounds = 1  # the gate runs asv several times instead, so processes (and memory samples) are fresh
+    warmup_time = 0.0
+    timeout = 120
+    version = "1"
+
+    def setup(self, name: str) -> None:
+        self.data = common.dataset(common.GATE_N_SAMPLES)
+        self.opt = common.optimizer(name)
+        self.epochs = common.GATE_EPOCHS[name]
+        gdopt.train(common.model(), self.data, self.opt, epochs=1, seed=common.TRAIN_SEED, device="cpu")  # compile
+        self.model = common.model()
+
+    def _run(self) -> gdopt.TrainResult:
+        return gdopt.train(self.model, self.data, self.opt, epochs=self.epochs, seed=common.TRAIN_SEED, device="cpu")
+
+    def time_train(self, name: str) -> None:
+        self._run()
+
+    def track_train_peak_rss_mb(self, name: str) -> float:
+        with PeakRSSSampler(interval_s=common.RSS_INTERVAL_S) as sampler:
+            self._run()
+        return sampler.reading.peak_rss_mb
+
+    track_train_peak_rss_mb.unit = "MB"
+
+    def track_final_loss(self, name: str) -> float:
+        return self._run().final_loss
+
+    track_final_loss.unit = "MSE"

@@ -1,0 +1,55 @@
+"""The PR gate: compare two commits' asv results with a statistical test and report the verdict.
+
+No TensorFlow here: the gate only reads asv's results files. Run it as ``python -m gdopt.gate --help``.
+"""
+
+from __future__ import annotations
+
+from gdopt.gate.asv_results import (
+    BenchmarkPair,
+    LoadedResults,
+    ResultsError,
+    Side,
+    load_machine_info,
+    load_pairs,
+)
+from gdopt.gate.config import METRIC_RULES, GateConfig, MetricKind, metric_kind
+from gdopt.gate.decide import (
+    EXIT_ERROR,
+    EXIT_FAIL,
+    EXIT_PASS,
+    Decision,
+    GateOutcome,
+    Verdict,
+    classify,
+    decide,
+    evaluate,
+    evaluate_results,
+)
+from gdopt.gate.report import render_markdown, render_terminal, write_report
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_FAIL",
+    "EXIT_PASS",
+    "METRIC_RULES",
+    "BenchmarkPair",
+    "Decision",
+    "GateConfig",
+    "GateOutcome",
+    "LoadedResults",
+    "MetricKind",
+    "ResultsError",
+    "Side",
+    "Verdict",
+    "classify",
+    "decide",
+    "evaluate",
+    "evaluate_results",
+    "load_machine_info",
+    "load_pairs",
+    "metric_kind",
+    "render_markdown",
+    "render_terminal",
+    "write_report",
+]

@@ -1,0 +1,142 @@
+"""The gate's one configuration: which metric a benchmark measures, and the thresholds per metric.
+
+A benchmark's metric kind comes from its asv method name (the last dotted part, parameters stripped):
+
+=====================================================  ==========
+name                                                   kind
+=====================================================  ==========
+``track_final_loss``                                   ``loss``
+``time_*``, ``timeraw_*``                              ``time``
+``peakmem_*``, ``mem_*``, ``track_*`` with ``_mb``     ``memory``
+=====================================================  ==========
+
+>>> metric_kind("training.Train.time_train(gdopt, sgd, cpu)")
+'time'
+>>> metric_kind("training.Train.track_peak_rss_mb")
+'memory'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+__all__ = [
+    "METRIC_KINDS",
+    "METRIC_RULES",
+    "GateConfig",
+    "MetricKind",
+    "check_kind",
+    "metric_kind",
+    "metric_unit",
+]
+
+MetricKind = Literal["time", "memory", "loss"]
+METRIC_KINDS: tuple[MetricKind, ...] = ("time", "memory", "loss")
+
+# First match wins; patterns see the method name only, e.g. "track_peak_rss_mb".
+METRIC_RULES: tuple[tuple[re.Pattern[str], MetricKind], ...] = (
+    (re.compile(r"^track_final_loss$"), "loss"),
+    (re.compile(r"^(time|timeraw)_"), "time"),
+    (re.compile(r"^(peakmem|mem)_"), "memory"),
+    (re.compile(r"^track_\w*_mb(_|$)"), "memory"),
+)
+
+
+def check_kind(kind: str) -> MetricKind:
+    """``kind`` itself if it is one of :data:`METRIC_KINDS`, else ``ValueError``."""
+    for known in METRIC_KINDS:
+        if kind == known:
+            return known
+    raise ValueError(f"unknown metric kind {kind!r}; expected one of {METRIC_KINDS}")
+
+
+def _method_name(benchmark: str) -> str:
+    """``"mod.Cls.time_x(a, b)"`` → ``"time_x"``."""
+    return benchmark.split("(", 1)[0].rsplit(".", 1)[-1]
+
+
+def metric_kind(benchmark: str) -> MetricKind:
+    """The metric a benchmark measures, from its asv name (see :data:`METRIC_RULES`).
+
+    Raises ``ValueError`` for a name no rule covers, so a new benchmark is never gated by accident.
+    """
+    method = _method_name(benchmark)
+    for pattern, kind in METRIC_RULES:
+        if pattern.search(method):
+            return kind
+    raise ValueError(f"unknown metric kind for benchmark {benchmark!r}: no rule in METRIC_RULES matches {method!r}")
+
+
+def metric_unit(benchmark: str) -> str:
+    """Unit of a benchmark's values: ``"s"`` (time), ``"bytes"`` (asv peakmem/mem), ``"MB"``, or ``""``."""
+    kind = metric_kind(benchmark)
+    if kind == "time":
+        return "s"
+    if kind == "memory":
+        return "MB" if _method_name(benchmark).startswith("track_") else "bytes"
+    return ""
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Thresholds of the gate, all in one place.
+
+    For time and memory, with r = median(head) / median(base), [r_lo, r_hi] its bootstrap confidence
+    interval at ``confidence_level`` and p the two-sided Mann-Whitney U p-value, and t the metric's threshold:
+
+    - regressed:    r_lo > 1 + t  and  p < alpha
+    - improved:     r_hi < 1 − t  and  p < alpha
+    - unchanged:    1 − t ≤ r_lo  and  r_hi ≤ 1 + t  (the whole interval inside the tolerance band)
+    - inconclusive: anything else (the interval straddles 1 ± t, or the test is not significant)
+
+    The final loss is deterministic: |head − base| > ``loss_rtol``·|base| is a numerics change.
+
+    >>> GateConfig().threshold("time")
+    0.05
+    """
+
+    time_threshold: float = 0.05
+    memory_threshold: float = 0.05
+    loss_rtol: float = 1e-6
+    confidence_level: float = 0.99
+    alpha: float = 0.01
+    min_samples: int = 5
+    n_resamples: int = 9999
+    ci_method: Literal["percentile", "BCa"] = "percentile"
+    seed: int = 20240601
+
+    def __post_init__(self) -> None:
+        for name in ("time_threshold", "memory_threshold"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 < value < 1.0):
+                raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+        if not (isinstance(self.loss_rtol, (int, float)) and math.isfinite(self.loss_rtol)) or (self.loss_rtol < 0):
+            raise ValueError(f"loss_rtol must be a finite number >= 0, got {self.loss_rtol!r}")
+        for name in ("confidence_level", "alpha"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 < value < 1.0):
+                raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+        for name, minimum in (("min_samples", 2), ("n_resamples", 100)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        if self.ci_method not in ("percentile", "BCa"):
+            raise ValueError(f"ci_method must be 'percentile' or 'BCa', got {self.ci_method!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
+
+    def threshold(self, kind: str) -> float:
+        """Relative threshold t for ``kind`` (``loss_rtol`` for the final loss)."""
+        checked = check_kind(kind)
+        if checked == "time":
+            return self.time_threshold
+        if checked == "memory":
+            return self.memory_threshold
+        return self.loss_rtol
+
+    def get_config(self) -> dict[str, object]:
+        """Plain dict of the thresholds, for the report; ``GateConfig(**cfg.get_config()) == cfg``."""
+        return asdict(self)

@@ -1,0 +1,415 @@
+"""The gate's decision rule, per benchmark, and the outcome of a whole run.
+
+Time and memory: with b and h the base and head samples, the effect is the ratio of medians
+
+    r = median(h) / median(b),
+
+with [r_lo, r_hi] its percentile bootstrap confidence interval (``scipy.stats.bootstrap``, two independent
+samples, fixed seed) and p the two-sided Mann-Whitney U p-value (``scipy.stats.mannwhitneyu``). With the
+metric's threshold t and significance α (see :class:`~gdopt.gate.config.GateConfig`):
+
+- ``regressed``:    r_lo > 1 + t and p < α
+- ``improved``:     r_hi < 1 − t and p < α
+- ``unchanged``:    [r_lo, r_hi] ⊆ [1 − t, 1 + t] — shown to be within tolerance
+- ``inconclusive``: otherwise — the interval straddles 1 ± t (too noisy to tell), or lies outside the
+  band while the test is not significant
+
+Final loss (deterministic): ``numerics_changed`` when |h − b| > rtol·|b|, else ``unchanged``.
+``skipped`` is asv's n/a on both sides; ``error`` means the benchmark could not be measured.
+
+Exit codes of a run: 0 pass, 1 a regression or a numerics change, 2 anything could not be measured.
+
+>>> import numpy as np
+>>> base = np.random.default_rng(0).normal(1.0, 0.05, 30)
+>>> decide(base, 1.2 * base, "time").verdict.value
+'regressed'
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import stats
+
+from gdopt.gate.asv_results import BenchmarkPair, ResultsError, load_pairs
+from gdopt.gate.config import GateConfig, MetricKind, check_kind, metric_kind
+
+if TYPE_CHECKING:
+    from gdopt.gate.asv_results import PathLike
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_FAIL",
+    "EXIT_PASS",
+    "Decision",
+    "GateOutcome",
+    "Verdict",
+    "classify",
+    "decide",
+    "evaluate",
+    "evaluate_results",
+]
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_ERROR = 2
+
+Samples = Sequence[float] | np.ndarray
+
+# scipy ≥ 1.15 takes `rng`; older releases only `random_state` (pyproject allows scipy ≥ 1.11).
+_RNG_KEYWORD = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
+
+
+class Verdict(str, Enum):
+    """What the gate concluded about one benchmark combination."""
+
+    REGRESSED = "regressed"
+    IMPROVED = "improved"
+    UNCHANGED = "unchanged"
+    INCONCLUSIVE = "inconclusive"
+    NUMERICS_CHANGED = "numerics_changed"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+    @property
+    def fails(self) -> bool:
+        """True for the verdicts that fail the gate (exit 1)."""
+        return self in (Verdict.REGRESSED, Verdict.NUMERICS_CHANGED)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one benchmark combination, with the numbers behind it.
+
+    ``base_spread``/``head_spread`` are half the interquartile range; ``ratio``, ``ci_low``, ``ci_high`` and
+    ``p_value`` are set for time and memory, ``rel_change`` = |h − b| / |b| for the final loss.
+    """
+
+    benchmark: str
+    kind: MetricKind | None
+    verdict: Verdict
+    reason: str
+    n_base: int = 0
+    n_head: int = 0
+    base_median: float = math.nan
+    head_median: float = math.nan
+    base_spread: float = math.nan
+    head_spread: float = math.nan
+    ratio: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    p_value: float = math.nan
+    rel_change: float = math.nan
+
+
+def classify(ci_low: float, ci_high: float, p_value: float, threshold: float, alpha: float) -> Verdict:
+    """Verdict from the interval [ci_low, ci_high] of the ratio head/base and the MWU p-value.
+
+    >>> classify(1.10, 1.30, 1e-6, 0.05, 0.01).value
+    'regressed'
+    >>> classify(0.98, 1.03, 0.40, 0.05, 0.01).value
+    'unchanged'
+    >>> classify(0.98, 1.12, 0.03, 0.05, 0.01).value
+    'inconclusive'
+    """
+    significant = p_value < alpha
+    if ci_low > 1.0 + threshold and significant:
+        return Verdict.REGRESSED
+    if ci_high < 1.0 - threshold and significant:
+        return Verdict.IMPROVED
+    if 1.0 - threshold <= ci_low and ci_high <= 1.0 + threshold:
+        return Verdict.UNCHANGED
+    return Verdict.INCONCLUSIVE
+
+
+def _as_samples(values: Samples, side: str) -> tuple[np.ndarray, str | None]:
+    """Samples as a 1-D float array, or the reason they cannot be used."""
+    empty = np.empty(0)
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        return empty, f"{side}: samples are not numbers ({exc})"
+    if arr.ndim != 1:
+        return empty, f"{side}: samples must be a flat sequence, got shape {arr.shape}"
+    if arr.size == 0:
+        return empty, f"{side}: no samples"
+    bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+    if bad:
+        return arr, f"{side}: {bad} of {arr.size} samples are NaN or inf"
+    return arr, None
+
+
+def _half_iqr(arr: np.ndarray) -> float:
+    q25, q75 = np.percentile(arr, [25.0, 75.0])
+    return float(q75 - q25) / 2.0
+
+
+def _median_ratio(head: np.ndarray, base: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The effect size, vectorised for ``scipy.stats.bootstrap``: median(h) / median(b)."""
+    return np.asarray(np.median(head, axis=axis) / np.median(base, axis=axis))
+
+
+def _pct(t: float) -> str:
+    return f"{100 * t:g} %"
+
+
+def _ratio_decision(name: str, kind: MetricKind, base: np.ndarray, head: np.ndarray, config: GateConfig) -> Decision:
+    t, alpha = config.threshold(kind), config.alpha
+    measured = Decision(
+        name,
+        kind,
+        Verdict.ERROR,
+        "",
+        n_base=base.size,
+        n_head=head.size,
+        base_median=float(np.median(base)),
+        head_median=float(np.median(head)),
+        base_spread=_half_iqr(base),
+        head_spread=_half_iqr(head),
+    )
+    ratio = measured.head_median / measured.base_median
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if np.ptp(base) == 0 and np.ptp(head) == 0:
+            # Zero variance on both sides: every resample gives the same ratio (and scipy would warn).
+            low = high = ratio
+        else:
+            result = stats.bootstrap(
+                (head, base),
+                _median_ratio,
+                n_resamples=config.n_resamples,
+                vectorized=True,
+                paired=False,
+                axis=-1,
+                confidence_level=config.confidence_level,
+                method=config.ci_method,
+                **{_RNG_KEYWORD: np.random.default_rng(config.seed)},
+            )
+            low, high = (float(x) for x in result.confidence_interval)
+        p_value = float(stats.mannwhitneyu(head, base, alternative="two-sided").pvalue)
+    if caught or not all(math.isfinite(x) for x in (low, high, p_value)):
+        why = "; ".join(f"{w.category.__name__}: {w.message}" for w in caught) or "non-finite statistics"
+        return replace(measured, reason=f"statistics unreliable ({why})", ratio=ratio)
+    verdict = classify(low, high, p_value, t, alpha)
+    ci = f"ratio {ratio:.3f}, {_pct(config.confidence_level)} CI [{low:.3f}, {high:.3f}]"
+    p = f"p = {p_value:.2g}"
+    reason = {
+        Verdict.REGRESSED: f"{ci} above 1 + {_pct(t)}, {p} < {alpha:g}",
+        Verdict.IMPROVED: f"{ci} below 1 − {_pct(t)}, {p} < {alpha:g}",
+        Verdict.UNCHANGED: f"{ci} within ±{_pct(t)}",
+    }.get(verdict)
+    if reason is None:
+        outside = low > 1.0 + t or high < 1.0 - t
+        reason = (
+            f"{ci} outside ±{_pct(t)} but {p} ≥ {alpha:g} (not significant)"
+            if outside
+            else f"{ci} straddles the ±{_pct(t)} band: too noisy to decide, measure more samples"
+        )
+    return replace(measured, verdict=verdict, reason=reason, ratio=ratio, ci_low=low, ci_high=high, p_value=p_value)
+
+
+def _loss_decision(name: str, base: np.ndarray, head: np.ndarray, config: GateConfig) -> Decision:
+    rtol = config.loss_rtol
+    for side, arr in (("base", base), ("head", head)):
+        if np.ptp(arr) > rtol * abs(float(np.median(arr))):
+            return Decision(
+                name,
+                "loss",
+                Verdict.ERROR,
+                f"{side}: final loss is not deterministic: {float(arr.min())!r} .. {float(arr.max())!r} "
+                f"over {arr.size} runs",
+                n_base=base.size,
+                n_head=head.size,
+            )
+    b, h = float(np.median(base)), float(np.median(head))
+    diff = abs(h - b)
+    rel = diff / abs(b) if b != 0 else (0.0 if diff == 0 else math.inf)
+    changed = diff > rtol * abs(b)
+    verdict = Verdict.NUMERICS_CHANGED if changed else Verdict.UNCHANGED
+    reason = f"final loss {b!r} → {h!r} (relative change {rel:.2e}, tolerance {rtol:g})"
+    return Decision(
+        name,
+        "loss",
+        verdict,
+        reason,
+        n_base=base.size,
+        n_head=head.size,
+        base_median=b,
+        head_median=h,
+        rel_change=rel,
+    )
+
+
+def decide(
+    base: Samples,
+    head: Samples,
+    kind: str,
+    config: GateConfig | None = None,
+    *,
+    benchmark: str = "",
+) -> Decision:
+    """Decide one benchmark from its base and head samples (see the module docstring for the rule).
+
+    Unusable samples (empty, NaN or inf, too few, non-positive time or memory) give ``Verdict.ERROR``;
+    an unknown ``kind`` raises ``ValueError``.
+
+    >>> decide([0.25], [0.25 * (1 + 1e-4)], "loss").verdict.value
+    'numerics_changed'
+    """
+    config = config if config is not None else GateConfig()
+    checked_kind = check_kind(kind)
+    b, b_problem = _as_samples(base, "base")
+    h, h_problem = _as_samples(head, "head")
+    problems = [p for p in (b_problem, h_problem) if p]
+    if checked_kind != "loss":
+        for side, arr, problem in (("base", b, b_problem), ("head", h, h_problem)):
+            if problem:
+                continue
+            if arr.size < config.min_samples:
+                problems.append(
+                    f"{side}: too few samples ({arr.size} < min_samples {config.min_samples}); asv keeps "
+                    "per-repeat samples only for time_* benchmarks run with --record-samples, otherwise "
+                    "one value per run: pool several runs"
+                )
+            elif float(arr.min()) <= 0:
+                problems.append(f"{side}: non-positive {checked_kind} sample {float(arr.min())!r}")
+    if problems:
+        return Decision(benchmark, checked_kind, Verdict.ERROR, "; ".join(problems), n_base=b.size, n_head=h.size)
+    if checked_kind == "loss":
+        return _loss_decision(benchmark, b, h, config)
+    return _ratio_decision(benchmark, checked_kind, b, h, config)
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """All decisions of one gate run, plus run-level problems (results missing or corrupt)."""
+
+    decisions: tuple[Decision, ...]
+    config: GateConfig = field(default_factory=GateConfig)
+    problems: tuple[str, ...] = ()
+    base: str = ""
+    head: str = ""
+    machine: str = ""
+    env: str = ""
+
+    def with_verdict(self, verdict: Verdict) -> tuple[Decision, ...]:
+        """The decisions with this verdict, in order."""
+        return tuple(d for d in self.decisions if d.verdict is verdict)
+
+    @property
+    def measured(self) -> bool:
+        """True when at least one benchmark was compared and none failed to measure (n/a ones aside)."""
+        compared = [d for d in self.decisions if d.verdict is not Verdict.SKIPPED]
+        return not self.problems and bool(compared) and not self.with_verdict(Verdict.ERROR)
+
+    @property
+    def exit_code(self) -> int:
+        """2 if anything could not be measured (fail closed), 1 on a regression or numerics change, else 0."""
+        if not self.measured:
+            return EXIT_ERROR
+        if any(d.verdict.fails for d in self.decisions):
+            return EXIT_FAIL
+        return EXIT_PASS
+
+    @property
+    def headline(self) -> str:
+        """``PASS``, ``FAIL: regression`` (and/or ``numerics changed``) or ``ERROR: could not measure``."""
+        failures = [
+            label
+            for verdict, label in (
+                (Verdict.REGRESSED, "regression"),
+                (Verdict.NUMERICS_CHANGED, "numerics changed"),
+            )
+            if self.with_verdict(verdict)
+        ]
+        if not self.measured:
+            also = f" (also FAIL: {', '.join(failures)})" if failures else ""
+            return f"ERROR: could not measure{also}"
+        if failures:
+            return f"FAIL: {', '.join(failures)}"
+        return "PASS"
+
+    @property
+    def summary(self) -> str:
+        """Counts per verdict, e.g. ``12 benchmarks: 1 regressed, 11 unchanged``."""
+        counts = [f"{len(self.with_verdict(v))} {v.value}" for v in Verdict if self.with_verdict(v)]
+        text = f"{len(self.decisions)} benchmarks: {', '.join(counts) or 'none'}"
+        if self.problems:
+            text += f"; {len(self.problems)} run-level problem(s)"
+        return text
+
+
+def evaluate(
+    pairs: Iterable[BenchmarkPair],
+    config: GateConfig | None = None,
+    *,
+    problems: Sequence[str] = (),
+    base: str = "",
+    head: str = "",
+    machine: str = "",
+    env: str = "",
+) -> GateOutcome:
+    """Decide every pair; anything that cannot be decided becomes an ``error`` decision, never a pass."""
+    config = config if config is not None else GateConfig()
+    decisions = []
+    for pair in pairs:
+        name = pair.name
+        try:
+            kind: MetricKind | None = metric_kind(name)
+        except ValueError as exc:
+            decisions.append(Decision(name, None, Verdict.ERROR, f"{exc}; exclude it with --bench"))
+            continue
+        reasons = [pair.problem] if pair.problem else []
+        for side_name, side, other in (("base", pair.base, pair.head), ("head", pair.head, pair.base)):
+            if side.problem:
+                reasons.append(f"{side_name}: {side.problem}")
+            elif side.skipped and not other.skipped:
+                reasons.append(f"{side_name}: n/a (skipped, or the benchmark returned NaN) while measured on the other")
+        if reasons:
+            decisions.append(Decision(name, kind, Verdict.ERROR, "; ".join(reasons)))
+        elif pair.base.skipped and pair.head.skipped:
+            decisions.append(
+                Decision(name, kind, Verdict.SKIPPED, "n/a on both sides (setup raised NotImplementedError)")
+            )
+        else:
+            try:
+                decisions.append(decide(pair.base.values, pair.head.values, str(kind), config, benchmark=name))
+            except Exception as exc:  # fail closed: a bug in the rule must not read as a pass
+                decisions.append(Decision(name, kind, Verdict.ERROR, f"internal error: {exc!r}"))
+    found = list(problems)
+    if not decisions and not found:
+        found.append("no benchmarks to compare (none in the results, or none matched --bench)")
+    elif decisions and all(d.verdict is Verdict.SKIPPED for d in decisions):
+        found.append("every selected benchmark was n/a on both sides: nothing was compared")
+    return GateOutcome(tuple(decisions), config, tuple(found), base, head, machine, env)
+
+
+def evaluate_results(
+    results_dirs: PathLike | Sequence[PathLike],
+    machine: str,
+    base: str,
+    head: str,
+    *,
+    env: str | None = None,
+    bench: str | None = None,
+    config: GateConfig | None = None,
+    head_results_dirs: PathLike | Sequence[PathLike] | None = None,
+) -> GateOutcome:
+    """Load asv's results for ``base`` and ``head`` and decide them all (see :func:`load_pairs`).
+
+    Missing or corrupt results give an outcome with exit code 2 rather than an exception.
+    """
+    try:
+        loaded = load_pairs(
+            results_dirs, machine, base, head, env=env, bench=bench, head_results_dirs=head_results_dirs
+        )
+    except ResultsError as exc:
+        return GateOutcome((), config or GateConfig(), (str(exc),), base, head, machine, env or "")
+    return evaluate(loaded.pairs, config, base=loaded.base_hash, head=loaded.head_hash, machine=machine, env=loaded.env)

@@ -1,0 +1,214 @@
+"""Run the PR gate end to end: ``python -m gdopt.gate.run BASE HEAD`` (what ``nox -s gate`` calls).
+
+1. Resolve both commits; refuse a dirty tree where it would change what is measured.
+2. Run asv's gate suite (``benchmarks/gate.py``) ``rounds`` times per commit, interleaved A B B A A B …,
+   each run a fresh ``asv run`` (fresh processes) writing to its own results directory; asv builds and
+   installs each commit in its own virtualenv (TensorFlow installed once, the commit's wheel per run).
+3. Pool the runs and decide per benchmark (:mod:`gdopt.gate.decide`), write the markdown report and the
+   terminal table, and exit 0 pass, 1 regression or numerics changed, 2 could not measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from gdopt.gate.config import GateConfig
+from gdopt.gate.decide import EXIT_ERROR, GateOutcome, evaluate_results
+from gdopt.gate.report import render_terminal, write_report
+
+__all__ = ["GateError", "main", "run_gate"]
+
+DEFAULT_BENCH = r"^gate\.Gate\."
+DEFAULT_ROUNDS = 5
+MACHINE = "gate"
+# Changes here alter what the gate measures; asv measures commits, so they must be committed first.
+WATCHED = ("gdopt", "benchmarks", "asv.conf.json", "pyproject.toml")
+ASV_TIMEOUT_S = 1800
+
+
+class GateError(Exception):
+    """The gate cannot measure (exit 2); the message says why."""
+
+
+def _git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise GateError(f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc.stdout.strip()
+
+
+def resolve_commit(repo: Path, rev: str) -> str:
+    """The full hash of ``rev``; GateError naming it when git does not know it."""
+    try:
+        return _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    except GateError:
+        raise GateError(f"unknown commit {rev!r}: git rev-parse cannot resolve it in {repo}") from None
+
+
+def dirty_paths(repo: Path) -> list[str]:
+    """Uncommitted changes under the paths that decide what the gate measures."""
+    out = _git(repo, "status", "--porcelain", "--untracked-files=no", "--", *WATCHED)
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def _asv_config(repo: Path, work: Path, results: Path) -> Path:
+    """A copy of asv.conf.json whose results go to ``results``; environments are shared with the others."""
+    from asv.util import load_json
+
+    conf = load_json(str(repo / "asv.conf.json"), js_comments=True)
+    conf.update(
+        repo=str(repo),
+        benchmark_dir=str(repo / "benchmarks"),
+        env_dir=str(repo / ".asv" / "env"),
+        results_dir=str(results),
+        html_dir=str(work / "html"),
+    )
+    path = results.with_suffix(".conf.json")
+    path.write_text(json.dumps(conf, indent=1))
+    return path
+
+
+def _asv(args: Sequence[str], log: Path) -> int:
+    cmd = [sys.executable, "-m", "asv", *args]
+    with log.open("a") as fh:
+        fh.write(f"$ {' '.join(cmd)}\n")
+        fh.flush()
+        try:
+            return subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=ASV_TIMEOUT_S).returncode
+        except subprocess.TimeoutExpired:
+            raise GateError(f"asv ran past {ASV_TIMEOUT_S} s; see {log}") from None
+
+
+def run_gate(
+    repo: Path,
+    base_rev: str,
+    head_rev: str,
+    *,
+    bench: str | None = None,
+    rounds: int = DEFAULT_ROUNDS,
+    report: Path | None = None,
+    config: GateConfig | None = None,
+    work: Path | None = None,
+    echo: bool = True,
+) -> GateOutcome:
+    """Measure ``base_rev`` and ``head_rev`` interleaved and decide; raises GateError if it cannot."""
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 2:
+        raise ValueError(f"rounds must be an int >= 2, got {rounds!r}")
+    if bench is not None:
+        try:
+            re.compile(bench)
+        except re.error as exc:
+            raise GateError(f"--bench is not a valid regular expression: {bench!r} ({exc})") from None
+    repo = repo.resolve()
+    base = resolve_commit(repo, base_rev)
+    head = resolve_commit(repo, head_rev)
+    dirty = dirty_paths(repo)
+    if dirty:
+        raise GateError(
+            "uncommitted changes would not be measured (asv measures commits) but would change the suite: "
+            + ", ".join(dirty) + "; commit or stash them"
+        )
+    selection = DEFAULT_BENCH if bench is None else f"{DEFAULT_BENCH}.*(?:{bench})"
+    work = (work or repo / ".asv" / "gate" / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    log = work / "asv.log"
+
+    def say(msg: str) -> None:
+        if echo:
+            print(f"gate: {msg}", flush=True)
+
+    say(f"base {base[:8]} ({base_rev}), head {head[:8]} ({head_rev}); {rounds} rounds each; log {log}")
+    if _asv(["machine", "--yes", "--machine", MACHINE], log):
+        raise GateError(f"asv machine failed; see {log}")
+    dirs: dict[str, list[Path]] = {"base": [], "head": []}
+    started = time.perf_counter()
+    for k in range(rounds):
+        order = ("base", "head") if k % 2 == 0 else ("head", "base")  # A B B A …: drift hits both alike
+        for side in order:
+            commit = base if side == "base" else head
+            results = work / f"{side}-{k}"
+            results.mkdir()
+            conf = _asv_config(repo, work, results)
+            say(f"round {k + 1}/{rounds}: {side} {commit[:8]}")
+            code = _asv(
+                ["run", "--config", str(conf), "--machine", MACHINE, "--record-samples", "--bench", selection,
+                 "--show-stderr", f"{commit}^!"],
+                log,
+            )
+            if code not in (0, 2):  # asv exits 2 when a benchmark failed: the decision names it below
+                raise GateError(f"asv run of {side} {commit[:8]} exited {code}; see {log}")
+            dirs[side].append(results)
+    say(f"measured in {time.perf_counter() - started:.0f} s")
+    outcome = evaluate_results(
+        dirs["base"], MACHINE, base, head, bench=selection, config=config, head_results_dirs=dirs["head"]
+    )
+    _check_coverage(outcome, log, selection)
+    if report is not None:
+        from gdopt.probes.fingerprint import machine_fingerprint
+
+        fingerprint = dict(machine_fingerprint())
+        fingerprint["rounds per side"] = rounds
+        write_report(outcome, report, fingerprint)
+    return outcome
+
+
+def _check_coverage(outcome: GateOutcome, log: Path, selection: str) -> None:
+    if not outcome.decisions:
+        text = log.read_text(errors="replace")
+        if "No benchmarks selected" in text or "no benchmarks" in text.lower():
+            raise GateError(f"no benchmark matches {selection!r}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="nox -s gate --",
+        description="Compare BASE and HEAD with the gate suite. Exit 0 pass, 1 regression or numerics "
+        "changed, 2 could not measure.",
+    )
+    parser.add_argument("base", nargs="?", default="main", help="base commit (default: main)")
+    parser.add_argument("head", nargs="?", default="HEAD", help="head commit (default: HEAD); may equal base")
+    parser.add_argument("--bench", default=None, metavar="REGEX", help="only gate benchmarks matching REGEX")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="asv runs per commit (default 5)")
+    parser.add_argument("--report", default="gate-report.md", help="markdown report (default gate-report.md)")
+    parser.add_argument("--repo", default=".", help="the git repository (default: .)")
+    parser.add_argument("--work", default=None, help="where the runs' results go (default .asv/gate/<time>)")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_ERROR if exc.code else 0
+    try:
+        outcome = run_gate(
+            Path(args.repo), args.base, args.head, bench=args.bench, rounds=args.rounds,
+            report=Path(args.report), work=Path(args.work) if args.work else None,
+        )
+    except (GateError, ValueError) as exc:
+        message = f"ERROR: could not measure: {exc}"
+        print(f"gate: {message}", file=sys.stderr)
+        Path(args.report).write_text(f"# Performance gate\n\n**{message}**\n")
+        _summary(message)
+        return EXIT_ERROR
+    print(render_terminal(outcome))
+    print(f"gate: report written to {args.report}")
+    return outcome.exit_code
+
+
+def _summary(message: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a") as fh:
+            fh.write(f"# Performance gate\n\n**{message}**\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
