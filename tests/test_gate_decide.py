@@ -311,7 +311,7 @@ def test_regression_and_numerics_headline():
 # --- house rules -------------------------------------------------------------------------------------
 
 
-def test_gate_modules_do_not_import_tensorflow_or_the_library():
+def test_gate_modules_do_not_import_tensorflow_or_the_training_code():
     gate = Path(__file__).resolve().parents[1] / "gdopt" / "gate"
     files = sorted(gate.glob("*.py"))
     assert files
@@ -325,5 +325,6 @@ def test_gate_modules_do_not_import_tensorflow_or_the_library():
             for name in names:
                 top = name.split(".")[0]
                 assert top not in {"tensorflow", "keras", "tf_keras"}, f"{path.name} imports {name}"
-                if top == "gdopt":
-                    assert name.startswith("gdopt.gate"), f"{path.name} imports {name} (data flows one way)"
+                if top == "gdopt":  # the gate is last in line: it may read the probes, never the training code
+                    ok = name.startswith(("gdopt.gate", "gdopt.probes"))
+                    assert ok, f"{path.name} imports {name} (data flows one way)"

@@ -189,6 +189,15 @@ def _side(value: object, samples: object) -> Side:
     return Side(values=tuple(float(s) for s in samples))
 
 
+def _median_of(side: Side) -> Side:
+    if not side.values:
+        return side
+    ordered = sorted(side.values)
+    mid = len(ordered) // 2
+    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return Side(values=(median,))
+
+
 def _read_sides(results: Any, path: Path) -> dict[str, tuple[Side, object]]:
     """Combination name → (side, benchmark version) for every benchmark in one results file."""
     sides: dict[str, tuple[Side, object]] = {}
@@ -231,12 +240,15 @@ def load_pairs(
     env: str | None = None,
     bench: str | None = None,
     head_results_dirs: PathLike | Sequence[PathLike] | None = None,
+    per_run: bool = False,
 ) -> LoadedResults:
     """Samples of ``base`` and ``head`` for every benchmark combination in asv's results.
 
     ``results_dirs`` is one asv results directory, or several (several runs) whose samples are pooled.
     With ``head_results_dirs``, base is read from ``results_dirs`` and head from these (one per run, in the
     same order): how an A/A run keeps the two sides of the same commit apart.
+    ``per_run`` reduces each run's samples to their median before pooling: samples taken inside one
+    process share its luck (CPU frequency, memory layout), so the runs are the independent unit.
     ``base`` and ``head`` are commit hashes (a prefix of at least 4 characters); they may be equal (A/A).
     ``env`` is asv's environment name, needed only when both commits were measured in several.
     ``bench`` is a regular expression searched in the combination names, like ``asv run --bench``.
@@ -273,6 +285,8 @@ def load_pairs(
             env_name = str(results.env_name or env)
             files.append(str(path))
             run[what] = _read_sides(results, path)
+            if per_run:
+                run[what] = {k: (_median_of(side), v) for k, (side, v) in run[what].items()}
         runs.append(run)
 
     names = sorted({name for run in runs for what in ("base", "head") for name in run[what]})

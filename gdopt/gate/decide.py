@@ -401,6 +401,7 @@ def evaluate_results(
     bench: str | None = None,
     config: GateConfig | None = None,
     head_results_dirs: PathLike | Sequence[PathLike] | None = None,
+    per_run: bool = False,
 ) -> GateOutcome:
     """Load asv's results for ``base`` and ``head`` and decide them all (see :func:`load_pairs`).
 
@@ -408,7 +409,8 @@ def evaluate_results(
     """
     try:
         loaded = load_pairs(
-            results_dirs, machine, base, head, env=env, bench=bench, head_results_dirs=head_results_dirs
+            results_dirs, machine, base, head, env=env, bench=bench, head_results_dirs=head_results_dirs,
+            per_run=per_run,
         )
     except ResultsError as exc:
         return GateOutcome((), config or GateConfig(), (str(exc),), base, head, machine, env or "")
