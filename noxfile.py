@@ -2,38 +2,122 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["tests", "lint"]
 nox.options.reuse_existing_virtualenvs = True
-nox.options.error_on_missing_interpreters = False
 
-PYTHON = None  # the interpreter running nox; the matrix session picks its own
+ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-@nox.session(python=PYTHON)
+def _harness(session: nox.Session) -> None:
+    """The environment the asv-driving sessions run in (asv, scipy, matplotlib; TensorFlow via asv)."""
+    session.install("-e", ".[bench]")
+
+
+def _exit_with(session: nox.Session, *args: str) -> None:
+    """Run a command and leave nox with its exit code (nox itself would turn every failure into 1)."""
+    python = str(Path(session.bin) / "python")
+    session.log(" ".join(["python", *args]))
+    code = subprocess.call([python, *args], env={**os.environ, **session.env, **ENV})
+    if code:
+        sys.exit(code)
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (add ``-m "not slow"`` to skip the end-to-end tests)."""
     session.install("-e", ".[test,bench,dev]")
-    session.run("pytest", *(session.posargs or ["-q"]), env={"TF_CPP_MIN_LOG_LEVEL": "2"})
+    session.run("pytest", *(session.posargs or ["-q"]), env=ENV)
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def lint(session: nox.Session) -> None:
-    """ruff and mypy on the code."""
+    """ruff, mypy, and the GitHub workflows (schema + zizmor)."""
     session.install("-e", ".[test,bench,dev]")
     session.run("ruff", "check", "gdopt", "benchmarks", "tests", "noxfile.py")
     session.run("mypy")
+    session.run("python", "-m", "gdopt.site.workflows_lint")
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(default=False)
 def speed(session: nox.Session) -> None:
-    """gdopt vs Keras fit vs NumPy, interleaved in one process (the speed targets)."""
+    """gdopt vs Keras fit vs NumPy, interleaved in one process (the README's speed table)."""
     session.install("-e", ".")
-    session.run("python", "-m", "benchmarks.speed", *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "2"})
+    session.run("python", "-m", "benchmarks.speed", *session.posargs, env=ENV)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """The main job: the speed comparison (the asv suites replace it once they land)."""
-    speed(session)
+    """The main job: asv run for HEAD on this machine, then publish the site (posargs go to asv run)."""
+    _harness(session)
+    session.run("python", "-m", "gdopt.bench", "run", *session.posargs, success_codes=[0, 2])
+    publish(session)
+
+
+@nox.session(default=False)
+def history(session: nox.Session) -> None:
+    """asv run over the commits on main not yet measured (or the range in posargs)."""
+    _harness(session)
+    session.run("python", "-m", "gdopt.bench", "history", *session.posargs, success_codes=[0, 2])
+
+
+@nox.session(default=False)
+def matrix(session: nox.Session) -> None:
+    """The suite across Python × TensorFlow × device; each cell lands under its own asv environment."""
+    _harness(session)
+    session.run("python", "-m", "gdopt.bench", "matrix", *session.posargs, success_codes=[0, 2])
+
+
+@nox.session(default=False)
+def merge(session: nox.Session) -> None:
+    """Merge results directories from several machines or shards: ``nox -s merge -- DEST SRC [SRC …]``."""
+    _harness(session)
+    if len(session.posargs) < 2:
+        session.error("usage: nox -s merge -- DEST SRC [SRC ...]")
+    _exit_with(session, "-m", "gdopt.site", "merge", *session.posargs)
+
+
+@nox.session(default=False)
+def publish(session: nox.Session) -> None:
+    """asv publish into html/, vendored for offline use, plus gdopt's summary page."""
+    _harness(session)
+    session.run("asv", "publish")
+    session.run("python", "-m", "gdopt.site", "offline", "html")
+    session.run("python", "-m", "gdopt.site", "summary", "results", "html")
+
+
+@nox.session(default=False)
+def preview(session: nox.Session) -> None:
+    """Serve the published site on http://127.0.0.1:8080 (after ``nox -s publish``)."""
+    _harness(session)
+    session.run("python", "-m", "http.server", "--bind", "127.0.0.1", "--directory", "html",
+                *(session.posargs or ["8080"]))
+
+
+@nox.session(default=False)
+def gate(session: nox.Session) -> None:
+    """PR gate: ``nox -s gate -- BASE HEAD [--bench REGEX]``; exit 0 pass, 1 regression, 2 could not measure."""
+    _harness(session)
+    _exit_with(session, "-m", "gdopt.gate.run", *session.posargs)
+
+
+@nox.session(default=False)
+def gate_power(session: nox.Session) -> None:
+    """The gate's measured power: controlled changes on top of HEAD, K trials each (slow)."""
+    _harness(session)
+    _exit_with(session, "-m", "benchmarks.gate_power", *session.posargs)
+
+
+@nox.session(default=False)
+def bisect(session: nox.Session) -> None:
+    """Find the commit that introduced a regression: ``nox -s bisect -- GOOD BAD BENCHMARK`` (asv find)."""
+    _harness(session)
+    if len(session.posargs) != 3:
+        session.error("usage: nox -s bisect -- GOOD BAD BENCHMARK")
+    session.run("python", "-m", "gdopt.bench", "bisect", *session.posargs)

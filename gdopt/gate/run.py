@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -22,6 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from gdopt.bench import asv_config
 from gdopt.gate.config import GateConfig
 from gdopt.gate.decide import EXIT_ERROR, GateOutcome, evaluate_results
 from gdopt.gate.report import render_terminal, write_report
@@ -59,23 +59,6 @@ def dirty_paths(repo: Path) -> list[str]:
     """Uncommitted changes under the paths that decide what the gate measures."""
     out = _git(repo, "status", "--porcelain", "--untracked-files=no", "--", *WATCHED)
     return [line[3:] for line in out.splitlines() if line.strip()]
-
-
-def _asv_config(repo: Path, work: Path, results: Path) -> Path:
-    """A copy of asv.conf.json whose results go to ``results``; environments are shared with the others."""
-    from asv.util import load_json
-
-    conf = load_json(str(repo / "asv.conf.json"), js_comments=True)
-    conf.update(
-        repo=str(repo),
-        benchmark_dir=str(repo / "benchmarks"),
-        env_dir=str(repo / ".asv" / "env"),
-        results_dir=str(results),
-        html_dir=str(work / "html"),
-    )
-    path = results.with_suffix(".conf.json")
-    path.write_text(json.dumps(conf, indent=1))
-    return path
 
 
 def _asv(args: Sequence[str], log: Path) -> int:
@@ -140,7 +123,8 @@ def run_gate(
             commit = base if side == "base" else head
             results = work / f"{side}-{k}"
             results.mkdir()
-            conf = _asv_config(repo, work, results)
+            conf = asv_config(repo, results.with_suffix(".conf.json"), results_dir=str(results),
+                              html_dir=str(work / "html"))
             say(f"round {k + 1}/{rounds}: {side} {commit[:8]}")
             code = _asv(
                 ["run", "--config", str(conf), "--machine", MACHINE, "--record-samples", "--bench", selection,
