@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import shutil
@@ -57,8 +58,11 @@ def resolve_commit(repo: Path, rev: str) -> str:
 
 def dirty_paths(repo: Path) -> list[str]:
     """Uncommitted changes under the paths that decide what the gate measures."""
-    out = _git(repo, "status", "--porcelain", "--untracked-files=no", "--", *WATCHED)
-    return [line[3:] for line in out.splitlines() if line.strip()]
+    proc = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", *WATCHED],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise GateError(f"git status failed in {repo}: {proc.stderr.strip()}")
+    return [line[3:] for line in proc.stdout.splitlines() if line.strip()]
 
 
 def _asv(args: Sequence[str], log: Path) -> int:
@@ -82,6 +86,7 @@ def run_gate(
     report: Path | None = None,
     config: GateConfig | None = None,
     work: Path | None = None,
+    env_dir: Path | None = None,
     echo: bool = True,
 ) -> GateOutcome:
     """Measure ``base_rev`` and ``head_rev`` interleaved and decide; raises GateError if it cannot."""
@@ -123,8 +128,9 @@ def run_gate(
             commit = base if side == "base" else head
             results = work / f"{side}-{k}"
             results.mkdir()
+            extra = {"env_dir": str(env_dir.resolve())} if env_dir is not None else {}
             conf = asv_config(repo, results.with_suffix(".conf.json"), results_dir=str(results),
-                              html_dir=str(work / "html"))
+                              html_dir=str(work / "html"), **extra)
             say(f"round {k + 1}/{rounds}: {side} {commit[:8]}")
             code = _asv(
                 ["run", "--config", str(conf), "--machine", MACHINE, "--record-samples", "--bench", selection,
@@ -134,12 +140,19 @@ def run_gate(
             if code not in (0, 2):  # asv exits 2 when a benchmark failed: the decision names it below
                 raise GateError(f"asv run of {side} {commit[:8]} exited {code}; see {log}")
             dirs[side].append(results)
+            selected, failed = _scan(results, selection)
+            if not selected:
+                raise GateError(f"no gate benchmark matches --bench {bench!r}" if bench else
+                                f"asv recorded no gate benchmark for {side} {commit[:8]}; see {log}")
+            if failed:  # fail fast: one crashed or timed-out benchmark already means exit 2
+                raise GateError(f"{side} {commit[:8]}: benchmark failed or timed out: {', '.join(failed)}; see {log}")
     say(f"measured in {time.perf_counter() - started:.0f} s")
+    names, _ = _scan(dirs["base"][0], selection)
+    only = "^(?:" + "|".join(re.escape(n) for n in names) + ")$"
     outcome = evaluate_results(
-        dirs["base"], MACHINE, base, head, bench=selection, config=config, head_results_dirs=dirs["head"],
+        dirs["base"], MACHINE, base, head, bench=only, config=config, head_results_dirs=dirs["head"],
         per_run=True,
     )
-    _check_coverage(outcome, log, selection)
     if report is not None:
         from gdopt.probes.fingerprint import machine_fingerprint
 
@@ -149,11 +162,25 @@ def run_gate(
     return outcome
 
 
-def _check_coverage(outcome: GateOutcome, log: Path, selection: str) -> None:
-    if not outcome.decisions:
-        text = log.read_text(errors="replace")
-        if "No benchmarks selected" in text or "no benchmarks" in text.lower():
-            raise GateError(f"no benchmark matches {selection!r}")
+def _scan(results_dir: Path, selection: str) -> tuple[list[str], list[str]]:
+    """The gate's names of the combinations asv selected in one run, and those that failed (null)."""
+    from asv.results import iter_results
+
+    from gdopt.gate.asv_results import combination_name
+
+    selected: list[str] = []
+    failed: list[str] = []
+    for results in iter_results(str(results_dir / MACHINE)):
+        for key in sorted(results.get_all_result_keys()):
+            params = results.get_result_params(key) or []
+            values = results.get_result_value(key, params)
+            for combo, value in zip(itertools.product(*params), values, strict=True):
+                asv_name = f"{key}({', '.join(combo)})" if params else key
+                if re.search(selection, asv_name):
+                    selected.append(combination_name(key, combo))
+                    if value is None:
+                        failed.append(combination_name(key, combo))
+    return selected, failed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report", default="gate-report.md", help="markdown report (default gate-report.md)")
     parser.add_argument("--repo", default=".", help="the git repository (default: .)")
     parser.add_argument("--work", default=None, help="where the runs' results go (default .asv/gate/<time>)")
+    parser.add_argument("--env-dir", default=None, help="asv environments to use (default: asv.conf.json's)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -177,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcome = run_gate(
             Path(args.repo), args.base, args.head, bench=args.bench, rounds=args.rounds,
             report=Path(args.report), work=Path(args.work) if args.work else None,
+            env_dir=Path(args.env_dir) if args.env_dir else None,
         )
     except (GateError, ValueError) as exc:
         message = f"ERROR: could not measure: {exc}"

@@ -1,0 +1,57 @@
+"""The gate's orchestration refuses what it cannot measure before running anything (fast, no asv run)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gdopt.gate import run
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args],
+                   check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    (tmp_path / "gdopt").mkdir()
+    (tmp_path / "gdopt" / "x.py").write_text("x = 1\n")
+    _git(tmp_path, "init", "--quiet", "-b", "main")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "--quiet", "-m", "one")
+    return tmp_path
+
+
+def test_resolve_commit(repo):
+    assert len(run.resolve_commit(repo, "HEAD")) == 40
+    with pytest.raises(run.GateError, match="unknown commit 'nope'"):
+        run.resolve_commit(repo, "nope")
+
+
+def test_dirty_tree_where_it_matters(repo):
+    assert run.dirty_paths(repo) == []
+    (repo / "notes.txt").write_text("untracked, elsewhere: fine\n")
+    assert run.dirty_paths(repo) == []
+    (repo / "gdopt" / "x.py").write_text("x = 2\n")
+    assert run.dirty_paths(repo) == ["gdopt/x.py"]
+    with pytest.raises(run.GateError, match=r"uncommitted changes .* gdopt/x.py"):
+        run.run_gate(repo, "HEAD", "HEAD", echo=False)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"rounds": 1}, ValueError, "rounds must be an int >= 2"),
+    ({"bench": "("}, run.GateError, "not a valid regular expression"),
+])
+def test_bad_arguments(repo, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        run.run_gate(repo, "HEAD", "HEAD", echo=False, **kwargs)
+
+
+def test_cli_exit_2_and_report_on_unknown_commit(repo, tmp_path, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    report = tmp_path / "r.md"
+    assert run.main(["nope", "HEAD", "--repo", str(repo), "--report", str(report)]) == 2
+    assert "could not measure: unknown commit 'nope'" in report.read_text()
