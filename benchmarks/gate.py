@@ -17,7 +17,7 @@ class Gate:
     params = (common.OPTIMIZER_NAMES,)
     param_names = ["optimizer"]
     number = 1
-    repeat = (5, 10, 5.0)
+    repeat = (10, 20, 3.0)
     rounds = 1  # the gate runs asv several times instead, so processes (and memory samples) are fresh
     warmup_time = 0.0
     timeout = 120
@@ -27,7 +27,7 @@ class Gate:
         self.data = common.dataset(common.GATE_N_SAMPLES)
         self.opt = common.optimizer(name)
         self.epochs = common.GATE_EPOCHS[name]
-        gdopt.train(common.model(), self.data, self.opt, epochs=1, seed=common.TRAIN_SEED, device="cpu")  # compile
+        common.warm_up(gdopt.train, self.data, self.opt, "cpu")
         self.model = common.model()
 
     def _run(self) -> gdopt.TrainResult:

@@ -30,7 +30,7 @@ class GpuResources:
         self.data = common.dataset()
         self.opt = common.optimizer(name)
         self.epochs = ENERGY_EPOCHS[name]
-        gdopt.train(common.model(), self.data, self.opt, epochs=1, seed=common.TRAIN_SEED, device="gpu")
+        common.warm_up(gdopt.train, self.data, self.opt, "gpu")
 
     def _run(self) -> None:
         gdopt.train(common.model(), self.data, self.opt, epochs=self.epochs, seed=common.TRAIN_SEED, device="gpu")

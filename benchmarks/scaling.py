@@ -40,7 +40,7 @@ class Scaling:
     def setup(self, n_samples: int, hidden: int) -> None:
         self.data = common.dataset(n_samples)
         self.opt = common.optimizer(OPTIMIZER)
-        gdopt.train(common.model(hidden), self.data, self.opt, epochs=1, seed=common.TRAIN_SEED, device="cpu")
+        common.warm_up(gdopt.train, self.data, self.opt, "cpu", hidden)
         self.model = common.model(hidden)
 
     def time_epoch(self, n_samples: int, hidden: int) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gdopt.bench import asv_config
-from gdopt.gate.config import GateConfig
+from gdopt.gate.config import PR_GATE, GateConfig
 from gdopt.gate.decide import EXIT_ERROR, GateOutcome, evaluate_results
 from gdopt.gate.report import render_terminal, write_report
 
@@ -150,7 +150,7 @@ def run_gate(
     names, _ = _scan(dirs["base"][0], selection)
     only = "^(?:" + "|".join(re.escape(n) for n in names) + ")$"
     outcome = evaluate_results(
-        dirs["base"], MACHINE, base, head, bench=only, config=config, head_results_dirs=dirs["head"],
+        dirs["base"], MACHINE, base, head, bench=only, config=config or PR_GATE, head_results_dirs=dirs["head"],
         per_run=True,
     )
     if report is not None:
