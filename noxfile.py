@@ -60,6 +60,7 @@ def bench(session: nox.Session) -> None:
     """The main job: asv run for HEAD on this machine, then publish the site (posargs go to asv run)."""
     _harness(session)
     session.run("python", "-m", "gdopt.bench", "run", *session.posargs, success_codes=[0, 2])
+    session.run("python", "-m", "gdopt.site", "fingerprint", "results")  # GPU identity: asv's machine.json has none
     publish(session)
 
 

@@ -2,8 +2,8 @@
 
 Importing this package never imports TensorFlow: its modules import only the standard library, psutil
 and (inside functions) ``pynvml`` or ``tensorflow``, so the probes also run where TensorFlow is absent.
-Note that ``import gdopt.probes`` first runs ``gdopt/__init__.py``, which does import TensorFlow; a
-TensorFlow-free host loads this package without it (see ``benchmarks/gpu_probe_check.py``).
+``gdopt/__init__.py`` loads the library's names lazily, so ``import gdopt.probes`` is TensorFlow-free too
+(``benchmarks/gpu_probe_check.py`` still loads the modules by path, for hosts without gdopt's dependencies).
 
 ``python -m gdopt.probes`` prints the fingerprint and a short sampled reading.
 """

@@ -9,9 +9,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gdopt.site.fingerprints import write_fingerprint
 from gdopt.site.merge import MergeError, merge_results
 from gdopt.site.offline import VendorError, default_cache_dir, make_offline
-from gdopt.site.summary import SummaryError, build_summary, write_fingerprint
+from gdopt.site.summary import SummaryError, build_summary
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     fpr = sub.add_parser("fingerprint", help="record this machine's fingerprint (GPU included) beside its results")
     fpr.add_argument("results_dir", type=Path, help="asv's results folder (results_dir)")
-    fpr.add_argument("machine", help="asv's machine name (the results subfolder)")
+    fpr.add_argument("machine", nargs="?", default=None,
+                     help="asv's machine name (the results subfolder; default $GDOPT_MACHINE or the host name)")
     return parser
 
 
@@ -59,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {build_summary(args.results_dir, args.html_dir, args.repo)}")
             return 0
         if args.command == "fingerprint":
-            print(f"wrote {write_fingerprint(args.results_dir, args.machine)}")
+            from gdopt.bench import machine_name
+
+            print(f"wrote {write_fingerprint(args.results_dir, args.machine or machine_name())}")
             return 0
         report = merge_results(args.sources, args.dest)
     except (VendorError, MergeError, SummaryError) as exc:

@@ -28,6 +28,7 @@ from asv.machine import Machine
 from asv.results import Results, get_filename
 
 from gdopt.site.atomic import write_atomic
+from gdopt.site.fingerprints import FINGERPRINT_FILE, merge_fingerprints
 
 __all__ = ["Conflict", "MergeError", "MergeReport", "Skipped", "merge_results"]
 
@@ -291,6 +292,13 @@ def merge_results(sources: list[Path], dest: Path) -> MergeReport:
             report.notes.append(f"no valid machine.json for {machine!r}; rebuilt it from its results' params")
         target = dest / machine / "machine.json"
         _record(report, target, _write_json_atomic(target, {**data, "version": Machine.api_version}, False))
+
+    # fingerprint.jsonl (GPU model, driver, CUDA…; asv's machine.json has none): the union of the records.
+    for machine in sorted({f.machine for f in results} | set(machines)):
+        prints = [root / machine / FINGERPRINT_FILE for root in roots if (root / machine / FINGERPRINT_FILE).is_file()]
+        if prints:
+            target = dest / machine / FINGERPRINT_FILE
+            _record(report, target, merge_fingerprints(prints, target))
 
     # benchmarks.json: each benchmark's description from the source that ran it last.
     if benchmarks:
