@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import ast
 import base64
-import functools
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -16,13 +14,12 @@ import socket
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
+from loopback import Server, offline_chrome, serve
 
 from gdopt.site import offline, vendor
 from gdopt.site.offline import VendorError, make_offline
@@ -186,26 +183,8 @@ def registry(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A fake npm registry on loopback serving files from a folder."""
     root = tmp_path / "registry"
     root.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    requested: ClassVar[list[tuple[str, int]]] = []
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        type(self).requested.append((self.path, int(code) if str(code).isdigit() else 0))
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    with serve(root) as server:
+        yield server.url, root
 
 
 def test_tampered_tarball_fails_its_integrity_check(
@@ -299,70 +278,35 @@ def test_site_package_never_imports_tensorflow() -> None:
 
 # --- the browser ------------------------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
 @pytest.fixture
-def served(site: tuple[Path, list[str]], published: Path, tmp_path: Path) -> Iterator[str]:
+def served(site: tuple[Path, list[str]], published: Path, tmp_path: Path) -> Iterator[Server]:
     """The offline site at /offline/ and asv's original at /online/, on loopback only."""
     root = tmp_path / "www"
     root.mkdir()
     shutil.copytree(site[0], root / "offline")
     shutil.copytree(published, root / "online")
-    _QuietHandler.requested = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve(root) as server:
+        yield server
 
 
 @pytest.mark.slow
-def test_offline_site_draws_a_graph_in_chromium_without_network(served: str, tmp_path: Path) -> None:
-    if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
+def test_offline_site_draws_a_graph_in_chromium_without_network(served: Server, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--window-size=1280,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        # Every host name but loopback fails to resolve: a CDN request cannot succeed.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     started = time.monotonic()
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    try:
-        driver.set_page_load_timeout(30)
+    with offline_chrome(tmp_path / "profile") as driver:
         wait = WebDriverWait(driver, 20)
 
         # Control: asv's own page cannot load its CDN scripts here and falls back to its error page.
-        driver.get(f"{served}/online/index.html")
+        driver.get(f"{served.url}/online/index.html")
         wait.until(lambda d: d.current_url.endswith("/error.html"))
         assert "external (JavaScript) dependencies" in driver.page_source
         driver.get_log("browser")  # drop the control's expected errors
 
-        driver.get(f"{served}/offline/index.html")
+        driver.get(f"{served.url}/offline/index.html")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#summarygrid-display .benchmark-container"))
-        driver.get(f"{served}/offline/index.html#{BENCH}")
+        driver.get(f"{served.url}/offline/index.html#{BENCH}")
         canvas = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#main-graph canvas.flot-base"))[0]
         wait.until(lambda d: d.execute_script(_INK_JS, canvas) > 0)
         driver.save_screenshot(str(tmp_path / "benchmark.png"))
@@ -371,11 +315,8 @@ def test_offline_site_draws_a_graph_in_chromium_without_network(served: str, tmp
         assert "external (JavaScript) dependencies" not in driver.page_source
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert severe == []
-    finally:
-        driver.quit()
     assert (tmp_path / "benchmark.png").stat().st_size > 10_000
-    failed = [(p, code) for p, code in _QuietHandler.requested if p.startswith("/offline/") and code >= 400]
-    assert failed == []
+    assert served.failed("/offline/") == []
     print(f"browser check took {time.monotonic() - started:.1f} s; screenshot {tmp_path / 'benchmark.png'}")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import itertools
 import json
 import logging
@@ -14,7 +12,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +25,7 @@ pytest.importorskip("matplotlib")
 from asv.machine import Machine  # noqa: E402  (after the importorskip above)
 from asv.results import Results, iter_results  # noqa: E402
 from asv.runner import BenchmarkResult  # noqa: E402
+from loopback import Server, offline_chrome, serve  # noqa: E402
 
 from gdopt.site import offline  # noqa: E402
 from gdopt.site.summary import (  # noqa: E402
@@ -506,23 +504,8 @@ def test_change_points_use_asv_step_detection() -> None:
 
 # --- the browser ------------------------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    failed: list[str] = []  # noqa: RUF012  (reset per server)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        if str(code).isdigit() and int(code) >= 400:
-            type(self).failed.append(f"{self.path} {code}")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def published_site(project: Project, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def published_site(project: Project, tmp_path: Path) -> Iterator[tuple[Server, Path]]:
     """`asv publish` of the synthetic results, made offline, with the summary; served on loopback."""
     work = tmp_path / "proj"
     shutil.copytree(project.root, work)
@@ -533,49 +516,19 @@ def published_site(project: Project, tmp_path: Path) -> Iterator[tuple[str, Path
     html_dir = work / "html"
     offline.make_offline(html_dir, offline.default_cache_dir())
     build_summary(work / "results", html_dir, work)
-    _Quiet.failed = []
-    handler = functools.partial(_Quiet, directory=str(html_dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", html_dir
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve(html_dir) as server:
+        yield server, html_dir
 
 
 @pytest.mark.slow
-def test_summary_in_chromium_from_the_asv_site(published_site: tuple[str, Path], tmp_path: Path) -> None:
-    if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
+def test_summary_in_chromium_from_the_asv_site(published_site: tuple[Server, Path], tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url, _ = published_site
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--window-size=1280,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # no host but loopback resolves
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    server, _ = published_site
+    url = server.url
     started = time.monotonic()
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    try:
-        driver.set_page_load_timeout(30)
+    with offline_chrome(tmp_path / "profile") as driver:
         wait = WebDriverWait(driver, 20)
         driver.get(f"{url}/index.html")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#summarygrid-display .benchmark-container"))
@@ -594,10 +547,8 @@ def test_summary_in_chromium_from_the_asv_site(published_site: tuple[str, Path],
         assert "gdopt summary" in driver.title
         driver.save_screenshot(str(tmp_path / "summary.png"))
         assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
-    finally:
-        driver.quit()
     assert (tmp_path / "summary.png").stat().st_size > 10_000
-    assert _Quiet.failed == []
+    assert server.failed() == []
     print(f"browser check took {time.monotonic() - started:.1f} s; screenshot {tmp_path / 'summary.png'}")
 
 
