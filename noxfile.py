@@ -27,7 +27,9 @@ def _exit_with(session: nox.Session, *args: str) -> None:
     """Run a command and leave nox with its exit code (nox itself would turn every failure into 1)."""
     python = str(Path(session.bin) / "python")
     session.log(" ".join(["python", *args]))
-    code = subprocess.call([python, *args], env={**os.environ, **session.env, **ENV})
+    env = {**os.environ, **session.env, **ENV}
+    env["PATH"] = os.pathsep.join([session.bin, env.get("PATH", "")])
+    code = subprocess.call([python, *args], env={k: v for k, v in env.items() if v is not None})  # None: unset
     if code:
         sys.exit(code)
 

@@ -48,7 +48,8 @@ def clone(tmp_path_factory):
     # The working tree's uncommitted test edits must not leak in: the clone is HEAD as committed.
     _git(repo, "checkout", "--quiet", "-B", "base")
     commits = {
-        "noop": _commit(repo, "noop: a comment", lambda r: (r / "gdopt/training.py").open("a").write("# no-op\n")),
+        "noop": _commit(repo, "noop: a comment", lambda r: _replace(
+            r / "gdopt/training.py", STOP_LINE, STOP_LINE + "        # no-op\n")),
         "slow": _commit(repo, "slow: sleep 50 ms in train", lambda r: _replace(
             r / "gdopt/training.py", STOP_LINE, "        time.sleep(0.05)\n" + STOP_LINE)),
         "broken": _commit(repo, "broken: train raises", lambda r: _replace(
