@@ -64,7 +64,7 @@ def test_two_commits_measured(history):
 
 def test_site_files(history):
     html = history / "html"
-    for name in ("index.html", "summary.html", "regressions.html", "graphs"):
+    for name in ("index.html", "summary.html", "regressions.json", "graphs", "vendor"):
         assert (html / name).exists(), name
     summary = (html / "summary.html").read_text()
     for opt in ("gd", "sgd"):
@@ -89,8 +89,10 @@ def test_site_in_chromium(history, tmp_path):
             driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", i) for i in images
         )
         driver.save_screenshot(str(tmp_path / "summary.png"))
-        assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
-    assert server.failed() == []
+        errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    # asv's grid asks for every discovered benchmark's graph; this tiny run measured only a few (404s).
+    assert [m for m in errors if "/graphs/summary/" not in m] == []
+    assert [p for p, _ in server.failed() if not p.startswith("/graphs/summary/")] == []
 
 
 def test_two_shards_merge_back_to_the_whole(history, tmp_path):
