@@ -66,19 +66,29 @@ def gpu_present() -> bool:
     ).returncode == 0
 
 
-def python_present(version: str) -> bool:
-    exe = shutil.which(f"python{version}")
-    return exe is not None and subprocess.run([exe, "--version"], capture_output=True).returncode == 0
+def find_python(version: str) -> Path | None:
+    """An interpreter for ``version``: on PATH, else one pyenv installed (pyenv's shims refuse inactive ones)."""
+    candidates = [shutil.which(f"python{version}")]
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += [str(p) for p in sorted(root.glob(f"versions/{version}.*/bin/python{version}"))]
+    for exe in candidates:
+        if exe and subprocess.run([exe, "--version"], capture_output=True).returncode == 0:
+            return Path(exe)
+    return None
 
 
-def matrix_cells(pythons: Sequence[str] | None = None, devices: Sequence[str] | None = None) -> list[dict[str, str]]:
+def matrix_cells(
+    pythons: Sequence[str] | None = None,
+    devices: Sequence[str] | None = None,
+    tensorflows: Sequence[str] | None = None,
+) -> list[dict[str, str]]:
     """(python, tensorflow, device) cells: Pythons present here × the supported TensorFlow × cpu (+gpu)."""
-    pythons = [p for p in (pythons or MATRIX_PYTHONS) if python_present(p)]
+    pythons = [p for p in (pythons or MATRIX_PYTHONS) if find_python(p) is not None]
     devices = list(devices or (["cpu", "gpu"] if gpu_present() else ["cpu"]))
     return [
         {"python": py, "tensorflow": tf, "device": dev}
-        for py, tf, dev in itertools.product(pythons, MATRIX_TF, devices)
-        if py in TF_PYTHONS[tf]
+        for py, tf, dev in itertools.product(pythons, tensorflows or MATRIX_TF, devices)
+        if py in TF_PYTHONS.get(tf, MATRIX_PYTHONS)
     ]
 
 
@@ -107,7 +117,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_matrix(args: argparse.Namespace) -> int:
     repo = Path(args.repo)
     machine = ensure_machine(args.machine)
-    cells = matrix_cells(args.python or None, args.device or None)
+    cells = matrix_cells(args.python or None, args.device or None, args.tensorflow or None)
     if not cells:
         print("matrix: no cell to run (none of the requested Pythons is installed here)", file=sys.stderr)
         return 2
@@ -115,8 +125,10 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     for cell in cells:
         print(f"matrix: {cell}", flush=True)
         conf = _cell_config(repo, cell)
+        exe = find_python(cell["python"])
+        env = {**os.environ, "PATH": os.pathsep.join([str(exe.parent), os.environ.get("PATH", "")])} if exe else None
         code = asv(["run", "--config", str(conf), "--machine", machine, "--record-samples",
-                    *(args.asv_args or ["HEAD^!"])], check=False)
+                    *(args.asv_args or ["HEAD^!"])], check=False, env=env)
         worst = max(worst, code)
     return worst
 
@@ -138,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("matrix", help="the suite across Python × TensorFlow × device")
     p.add_argument("--python", action="append", help="only this Python version (repeatable)")
     p.add_argument("--device", action="append", choices=["cpu", "gpu"], help="only this device (repeatable)")
+    p.add_argument("--tensorflow", action="append", help="only this TensorFlow version (repeatable)")
     p.add_argument("asv_args", nargs=argparse.REMAINDER)
     p = sub.add_parser("bisect", help="asv find: the commit that introduced a regression")
     p.add_argument("good")
