@@ -17,16 +17,16 @@ __all__ = ["DEVICES", "device_scope", "enable_memory_growth", "gpu_available", "
 DEVICES = (None, "cpu", "gpu")
 
 
-def enable_memory_growth() -> list[str]:
-    """Ask TensorFlow to grow GPU memory on demand; returns the GPUs it could set."""
-    done = []
+def enable_memory_growth() -> tuple[list[str], list[str]]:
+    """Ask TensorFlow to grow GPU memory on demand; returns (GPUs set, "name: why" for those it could not)."""
+    enabled, failed = [], []
     for gpu in tf.config.list_physical_devices("GPU"):
         try:
             tf.config.experimental.set_memory_growth(gpu, True)
-            done.append(gpu.name)
-        except RuntimeError:  # already initialised: growth can no longer change
-            pass
-    return done
+            enabled.append(gpu.name)
+        except RuntimeError as error:  # already initialised: growth can no longer change
+            failed.append(f"{gpu.name}: {error}")
+    return enabled, failed
 
 
 def gpu_available() -> bool:

@@ -107,14 +107,9 @@ def enable_memory_growth() -> MemoryGrowth:
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
         return MemoryGrowth(enabled=(), reason=_no_gpu_reason(tf))
-    enabled: list[str] = []
-    failures: list[str] = []
-    for gpu in gpus:
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-            enabled.append(gpu.name)
-        except RuntimeError as error:
-            failures.append(f"{gpu.name}: {error}")
+    from gdopt.devices import enable_memory_growth as set_growth  # the library's own, run at its import
+
+    enabled, failures = set_growth()
     if failures:
         why = "TensorFlow had already initialised the GPU(s), memory growth unchanged: " + "; ".join(failures)
         return MemoryGrowth(enabled=tuple(enabled), reason=why)
