@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import functools
 
+# asv's forkserver (asv.conf.json: launch_method) imports the suites once per run and forks a
+# process per benchmark: importing TensorFlow here, at module level, makes every fork start with
+# it loaded instead of paying ~3 s each. Importing is fork-safe; initialising a device is not,
+# and nothing here touches one (gdopt.devices, which does, is imported inside the fork).
+import keras  # noqa: F401
+import tensorflow  # noqa: F401
+
 import gdopt
 
 # The workload measured by the suites.
