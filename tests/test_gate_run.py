@@ -55,3 +55,21 @@ def test_cli_exit_2_and_report_on_unknown_commit(repo, tmp_path, monkeypatch):
     report = tmp_path / "r.md"
     assert run.main(["nope", "HEAD", "--repo", str(repo), "--report", str(report)]) == 2
     assert "could not measure: unknown commit 'nope'" in report.read_text()
+
+
+@pytest.mark.parametrize(("bench", "with_loss", "name", "selected"), [
+    (None, True, "gate.Gate.track_final_loss('gd')", True),
+    (None, False, "gate.Gate.track_final_loss('gd')", False),
+    (None, False, "gate.Gate.time_train('sgd')", True),
+    (None, False, "gate.Gate.track_train_peak_rss_mb('gd')", True),
+    (r"time_train\('gd'\)|track_final_loss\('gd'\)", False, "gate.Gate.time_train('gd')", True),
+    (r"time_train\('gd'\)|track_final_loss\('gd'\)", False, "gate.Gate.track_final_loss('gd')", False),
+    (r"time_train\('gd'\)|track_final_loss\('gd'\)", True, "gate.Gate.track_final_loss('gd')", True),
+    ("sgd", True, "gate.Gate.time_train('gd')", False),
+    (None, True, "training.Train.time_train('gdopt', 'gd', 'cpu')", False),
+])
+def test_round_selection(bench, with_loss, name, selected):
+    """Later rounds leave out the deterministic final loss (measured in the first LOSS_ROUNDS only)."""
+    import re
+
+    assert bool(re.search(run.round_selection(bench, with_loss=with_loss), name)) is selected

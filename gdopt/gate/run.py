@@ -4,6 +4,7 @@
 2. Run asv's gate suite (``benchmarks/gate.py``) ``rounds`` times per commit, interleaved A B B A A B …,
    each run a fresh ``asv run`` (fresh processes) writing to its own results directory; asv builds and
    installs each commit in its own virtualenv (TensorFlow installed once, the commit's wheel per run).
+   The final loss is deterministic: it is measured in the first ``LOSS_ROUNDS`` rounds only.
 3. Reduce each run to its median (the runs, not the samples inside one process, are independent), pool
    the runs and decide per benchmark (:mod:`gdopt.gate.decide`), write the markdown report and the
    terminal table, and exit 0 pass, 1 regression or numerics changed, 2 could not measure.
@@ -23,14 +24,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gdopt.bench import asv_config
-from gdopt.gate.config import PR_GATE, GateConfig
+from gdopt.gate.config import PR_GATE, GateConfig, metric_kind
 from gdopt.gate.decide import EXIT_ERROR, GateOutcome, evaluate_results
 from gdopt.gate.report import render_terminal, write_report
 
-__all__ = ["GateError", "main", "run_gate"]
+__all__ = ["GateError", "main", "round_selection", "run_gate"]
 
 DEFAULT_BENCH = r"^gate\.Gate\."
 DEFAULT_ROUNDS = 6  # runs per side; MWU on 6 vs 6 run medians can reach p = 0.002
+# The final loss is deterministic: two fresh processes per side show that it is (and catch it when it
+# is not); more runs add nothing but time, so later rounds measure time and memory only.
+LOSS_ROUNDS = 2
 MACHINE = "gate"
 # Changes here alter what the gate measures; asv measures commits, so they must be committed first.
 WATCHED = ("gdopt", "benchmarks", "asv.conf.json", "pyproject.toml")
@@ -106,7 +110,7 @@ def run_gate(
             "uncommitted changes would not be measured (asv measures commits) but would change the suite: "
             + ", ".join(dirty) + "; commit or stash them"
         )
-    selection = DEFAULT_BENCH if bench is None else f"{DEFAULT_BENCH}.*(?:{bench})"
+    selection = round_selection(bench, with_loss=True)
     work = (work or repo / ".asv" / "gate" / time.strftime("%Y%m%d-%H%M%S")).resolve()
     if work.exists():
         shutil.rmtree(work)
@@ -121,8 +125,12 @@ def run_gate(
     if _asv(["machine", "--yes", "--machine", MACHINE], log):
         raise GateError(f"asv machine failed; see {log}")
     dirs: dict[str, list[Path]] = {"base": [], "head": []}
+    names: list[str] = []
     started = time.perf_counter()
     for k in range(rounds):
+        if k >= LOSS_ROUNDS and not [n for n in names if not _is_loss(n)]:
+            break  # only final losses selected: LOSS_ROUNDS runs per side decide them
+        current = selection if k < LOSS_ROUNDS else round_selection(bench, with_loss=False)
         order = ("base", "head") if k % 2 == 0 else ("head", "base")  # A B B A …: drift hits both alike
         for side in order:
             commit = base if side == "base" else head
@@ -133,26 +141,31 @@ def run_gate(
                               html_dir=str(work / "html"), **extra)
             say(f"round {k + 1}/{rounds}: {side} {commit[:8]}")
             code = _asv(
-                ["run", "--config", str(conf), "--machine", MACHINE, "--record-samples", "--bench", selection,
+                ["run", "--config", str(conf), "--machine", MACHINE, "--record-samples", "--bench", current,
                  "--show-stderr", f"{commit}^!"],
                 log,
             )
             if code not in (0, 2):  # asv exits 2 when a benchmark failed: the decision names it below
                 raise GateError(f"asv run of {side} {commit[:8]} exited {code}; see {log}")
             dirs[side].append(results)
-            selected, failed = _scan(results, selection)
+            selected, failed = _scan(results, current)
+            names = names or selected
             if not selected:
                 raise GateError(f"no gate benchmark matches --bench {bench!r}" if bench else
                                 f"asv recorded no gate benchmark for {side} {commit[:8]}; see {log}")
             if failed:  # fail fast: one crashed or timed-out benchmark already means exit 2
                 raise GateError(f"{side} {commit[:8]}: benchmark failed or timed out: {', '.join(failed)}; see {log}")
     say(f"measured in {time.perf_counter() - started:.0f} s")
-    names, _ = _scan(dirs["base"][0], selection)
-    only = "^(?:" + "|".join(re.escape(n) for n in names) + ")$"
-    outcome = evaluate_results(
-        dirs["base"], MACHINE, base, head, bench=only, config=config or PR_GATE, head_results_dirs=dirs["head"],
-        per_run=True,
-    )
+    outcomes = []
+    losses = [n for n in names if _is_loss(n)]
+    for group, runs in (([n for n in names if n not in losses], None), (losses, LOSS_ROUNDS)):
+        if group:
+            only = "^(?:" + "|".join(re.escape(n) for n in group) + ")$"
+            outcomes.append(evaluate_results(
+                dirs["base"][:runs], MACHINE, base, head, bench=only, config=config or PR_GATE,
+                head_results_dirs=dirs["head"][:runs], per_run=True,
+            ))
+    outcome = _combined(outcomes)
     if report is not None:
         from gdopt.probes.fingerprint import machine_fingerprint
 
@@ -160,6 +173,28 @@ def run_gate(
         fingerprint["rounds per side"] = rounds
         write_report(outcome, report, fingerprint)
     return outcome
+
+
+def round_selection(bench: str | None, *, with_loss: bool) -> str:
+    """asv's ``--bench`` regex for one run: the gate suite, scoped by ``bench``, final losses if asked."""
+    scope = "" if bench is None else f".*(?:{bench})"
+    return DEFAULT_BENCH + ("" if with_loss else r"(?!track_final_loss\b)") + scope
+
+
+def _is_loss(name: str) -> bool:
+    try:
+        return metric_kind(name) == "loss"
+    except ValueError:  # unknown metric: decided (as an error) with the others
+        return False
+
+
+def _combined(outcomes: Sequence[GateOutcome]) -> GateOutcome:
+    """One outcome from the time/memory and the final-loss evaluations (decisions in that order)."""
+    first = outcomes[0]
+    return GateOutcome(
+        tuple(d for o in outcomes for d in o.decisions), first.config,
+        tuple(p for o in outcomes for p in o.problems), first.base, first.head, first.machine, first.env,
+    )
 
 
 def _scan(results_dir: Path, selection: str) -> tuple[list[str], list[str]]:
