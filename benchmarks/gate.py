@@ -42,6 +42,7 @@ class Gate:
         return sampler.reading.peak_rss_mb
 
     track_train_peak_rss_mb.unit = "MB"
+    track_train_peak_rss_mb.version = "2"  # 2: the kernel's exact high-water mark, not samples alone
 
     def track_final_loss(self, name: str) -> float:
         return self._run().final_loss

@@ -54,6 +54,7 @@ class Train:
         return sampler.reading.peak_rss_mb
 
     track_train_peak_rss_mb.unit = "MB"
+    track_train_peak_rss_mb.version = "2"  # 2: the kernel's exact high-water mark, not samples alone
 
     def track_final_loss(self, method: str, name: str, device: str) -> float:
         """Whole-data MSE after the run: deterministic for a given seed on a given machine."""

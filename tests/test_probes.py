@@ -103,7 +103,7 @@ sys.stdin.readline()
 """
 
 
-def sample_child(mb: int, hold_s: float, keep: bool) -> probes.RSSReading:
+def sample_child(mb: int, hold_s: float, keep: bool, interval_s: float = 0.002) -> probes.RSSReading:
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(mb), str(hold_s), "keep" if keep else "free"],
         stdin=subprocess.PIPE,
@@ -113,7 +113,7 @@ def sample_child(mb: int, hold_s: float, keep: bool) -> probes.RSSReading:
     assert child.stdin is not None and child.stdout is not None
     try:
         assert child.stdout.readline() == "ready\n"
-        with PeakRSSSampler(interval_s=0.002, pid=child.pid) as sampler:
+        with PeakRSSSampler(interval_s=interval_s, pid=child.pid) as sampler:
             child.stdin.write("go\n")
             child.stdin.flush()
             assert child.stdout.readline() == "done\n"
@@ -152,6 +152,35 @@ def test_sampler_catches_transient_peak_in_child_process() -> None:
         assert reading.lifetime_max_rss_mb >= reading.peak_total_rss_mb - 0.5
         assert reading.missed_peak_mb is not None
         assert reading.missed_peak_mb < 10
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the resettable high-water mark is Linux's")
+def test_kernel_high_water_mark_catches_a_peak_sampling_misses() -> None:
+    """A 100 MB block freed before the thread's first read (interval 10 s): only the kernel sees it."""
+    with PeakRSSSampler(interval_s=10.0) as sampler:
+        block = bytearray(b"\x01") * (100 * MIB)
+        del block
+    reading = sampler.reading
+    assert reading.n_samples == 2  # entry and exit only
+    assert reading.peak_source == "kernel"
+    assert reading.kernel_peak_rss_mb == pytest.approx(100, abs=10)
+    assert reading.peak_rss_mb == reading.kernel_peak_rss_mb
+    assert reading.sampled_peak_rss_mb < 10
+    assert reading.missed_peak_mb == pytest.approx(reading.kernel_peak_rss_mb - reading.sampled_peak_rss_mb)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the resettable high-water mark is Linux's")
+def test_kernel_high_water_mark_of_a_child_process() -> None:
+    reading = sample_child(mb=150, hold_s=0.0, keep=False, interval_s=10.0)
+    assert reading.peak_source == "kernel"
+    assert reading.peak_rss_mb == pytest.approx(150, abs=10)
+    assert reading.sampled_peak_rss_mb < 10
+
+
+def test_reset_peak_rss_of_a_missing_process_is_false() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert probes.reset_peak_rss(child.pid) is False
 
 
 def test_sampler_defaults_to_this_process_and_cross_checks_ru_maxrss() -> None:

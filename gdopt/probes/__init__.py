@@ -16,6 +16,8 @@ from .host import (
     SamplerOverhead,
     lifetime_max_rss_mb,
     measure_sampler_overhead,
+    release_free_memory,
+    reset_peak_rss,
 )
 from .nvml import (
     ENERGY_METHODS,
@@ -57,6 +59,8 @@ __all__ = [
     "machine_fingerprint",
     "measure_sampler_overhead",
     "nvml_status",
+    "release_free_memory",
+    "reset_peak_rss",
     "reset_tf_peak_memory",
     "tf_current_memory_mb",
     "tf_gpu_unavailable_reason",

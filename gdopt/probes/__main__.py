@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         del block
     rss = sampler.reading
     print(
-        f"\nhost RSS: baseline {rss.baseline_rss_mb:.1f} MB, peak +{rss.peak_rss_mb:.1f} MB "
-        f"({args.alloc_mb} MB allocated), {rss.n_samples} samples in {rss.duration_s:.2f} s "
-        f"(every {rss.mean_interval_s * 1e3:.2f} ms); lifetime max {_show(rss.lifetime_max_rss_mb)} MB "
-        f"({rss.lifetime_max_rss_source or 'unavailable'})"
+        f"\nhost RSS: baseline {rss.baseline_rss_mb:.1f} MB, peak +{rss.peak_rss_mb:.1f} MB from the "
+        f"{rss.peak_source} ({args.alloc_mb} MB allocated); sampled peak +{rss.sampled_peak_rss_mb:.1f} MB, "
+        f"{rss.n_samples} samples in {rss.duration_s:.2f} s (every {rss.mean_interval_s * 1e3:.2f} ms); "
+        f"kernel high-water mark {_show(rss.lifetime_max_rss_mb)} MB ({rss.lifetime_max_rss_source or 'unavailable'})"
     )
 
     status = nvml_status()

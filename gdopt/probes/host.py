@@ -1,19 +1,26 @@
 """Host memory of a block of code: peak resident set size (RSS) above the RSS it started from.
 
-A background thread reads the process's RSS with psutil every ``interval_s``; the reading is the
-highest sample minus the baseline taken on entry. "MB" means MiB (2**20 bytes) throughout.
+Two readings of the same peak, both taken for every block:
 
-Interval: each wake-up takes a core from the work being measured. In a first, noisy check on a 2-core
-box whose BLAS used both cores, 2 ms cost ~2–9 % and 5 ms ~2 %; hence the 5 ms default. Measure with
-:func:`measure_sampler_overhead` on the machine that matters. While the measured thread runs pure
-Python, the sampler also waits for the GIL (``sys.getswitchinterval()``, 5 ms): ``mean_interval_s``
-shows the achieved spacing. Compiled TensorFlow steps release the GIL.
+* **kernel** (Linux): on entry the sampler resets the process's RSS high-water mark (``5`` written
+  to ``/proc/<pid>/clear_refs``, Linux ≥ 4.0), so ``VmHWM`` on exit is the block's exact peak, however
+  briefly it was held, at no cost while the block runs;
+* **sampled**: a background thread reads RSS with psutil every ``interval_s``; it works everywhere
+  psutil does, gives the cross-check, and misses peaks shorter than the interval.
 
-The kernel's own high-water mark (``ru_maxrss`` for this process, ``VmHWM`` in ``/proc`` for another
-one on Linux) is read before and after as a cross-check. It covers the process's whole life —
-interpreter start, imports, earlier work — so it is an upper bound on the block's peak, never the
-block's delta; but when it rises during the block, its new value *is* the block's true peak, and the
-gap to the sampled peak is what the sampler missed between two samples.
+``peak_rss_mb`` is the larger of the two minus the baseline taken on entry (``peak_source`` says
+which); ``missed_peak_mb`` is what sampling missed. "MB" means MiB (2**20 bytes) throughout.
+
+Cost: each wake-up of the thread takes a core from the work being measured; on a 2-core box whose
+TensorFlow uses both, reads every 5 ms cost the training 1.7–4 % (``python -m
+benchmarks.sampler_overhead``), and it is the read, not the Python thread, that costs. Since the
+kernel gives the exact peak, the default interval is 50 ms: a read or two per training run. Where
+the high-water mark cannot be reset (not Linux, another user's process), pass a small ``interval_s``.
+While the measured thread runs pure Python, the sampler also waits for the GIL
+(``sys.getswitchinterval()``, 5 ms): ``mean_interval_s`` shows the achieved spacing.
+
+The lifetime high-water mark (``ru_maxrss`` for this process, ``VmHWM`` for another one) is also
+read before and after, as :func:`lifetime_max_rss_mb` documents.
 
 Freed memory that the C allocator keeps for reuse hides a block's working set: a second run of the same
 training reuses it and its RSS barely moves. So on entry the sampler first hands free heap memory back to
@@ -50,10 +57,11 @@ __all__ = [
     "lifetime_max_rss_mb",
     "measure_sampler_overhead",
     "release_free_memory",
+    "reset_peak_rss",
 ]
 
 _MIB = 2**20
-DEFAULT_RSS_INTERVAL_S = 0.005
+DEFAULT_RSS_INTERVAL_S = 0.05  # the kernel gives the exact peak; see the module docstring
 
 
 @dataclass(frozen=True)
@@ -63,15 +71,22 @@ class RSSReading:
     pid: int
     baseline_rss_mb: float  # RSS on entry, before the block ran
     peak_rss_mb: float  # highest sampled RSS minus baseline: the block's own peak
-    peak_total_rss_mb: float  # highest sampled RSS
+    peak_total_rss_mb: float  # highest RSS seen (kernel high-water mark or samples)
     final_rss_mb: float | None  # RSS on exit; None if the process had exited
     n_samples: int  # RSS reads, including the baseline and the final read
     duration_s: float
     interval_s: float  # requested; compare with mean_interval_s
     lifetime_max_rss_before_mb: float | None  # kernel high-water mark on entry (process lifetime)
-    lifetime_max_rss_mb: float | None  # kernel high-water mark on exit (process lifetime)
+    lifetime_max_rss_mb: float | None  # kernel high-water mark on exit (since the reset, if one was made)
     lifetime_max_rss_source: str | None  # "ru_maxrss", "VmHWM", or None where neither is readable
     process_exited: bool  # the watched process ended during the block
+    sampled_peak_rss_mb: float = 0.0  # highest RSS read by the thread (and on entry/exit) minus baseline
+    kernel_peak_rss_mb: float | None = None  # VmHWM after a reset on entry minus baseline; None: no reset
+
+    @property
+    def peak_source(self) -> str:
+        """``"kernel"`` when the reset high-water mark gave the peak, else ``"samples"``."""
+        return "samples" if self.kernel_peak_rss_mb is None else "kernel"
 
     @property
     def mean_interval_s(self) -> float:
@@ -80,7 +95,10 @@ class RSSReading:
 
     @property
     def missed_peak_mb(self) -> float | None:
-        """True peak minus sampled peak, known only when the lifetime high-water mark rose in the block."""
+        """True peak minus sampled peak: exact with the kernel reading, else known only when the
+        lifetime high-water mark rose in the block."""
+        if self.kernel_peak_rss_mb is not None:
+            return max(self.kernel_peak_rss_mb - self.sampled_peak_rss_mb, 0.0)
         before, after = self.lifetime_max_rss_before_mb, self.lifetime_max_rss_mb
         if before is None or after is None or after <= before:
             return None
@@ -100,6 +118,30 @@ def release_free_memory() -> bool:
     return bool(trim(0))
 
 
+def reset_peak_rss(pid: int | None = None) -> bool:
+    """Reset the kernel's RSS high-water mark (``VmHWM``) of ``pid`` to its current RSS; False where
+    that is not possible (not Linux, kernel < 4.0, no permission, process gone)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        with open(f"/proc/{os.getpid() if pid is None else pid}/clear_refs", "w", encoding="ascii") as refs:
+            refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def _vm_hwm_bytes(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def lifetime_max_rss_mb(pid: int | None = None) -> tuple[float | None, str | None]:
     """The kernel's lifetime RSS high-water mark of ``pid`` (default: this process) and where it came from.
 
@@ -114,14 +156,8 @@ def lifetime_max_rss_mb(pid: int | None = None) -> tuple[float | None, str | Non
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         scale = 1 if sys.platform == "darwin" else 1024
         return maxrss * scale / _MIB, "ru_maxrss"
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024 / _MIB, "VmHWM"
-    except OSError:
-        pass
-    return None, None
+    hwm = _vm_hwm_bytes(pid)
+    return (None, None) if hwm is None else (hwm / _MIB, "VmHWM")
 
 
 class PeakRSSSampler:
@@ -146,6 +182,8 @@ class PeakRSSSampler:
         self._exited = False
         self._lifetime_before: float | None = None
         self._start = 0.0
+        self._hwm_reset = False
+        self._ready = threading.Event()
 
     @property
     def reading(self) -> RSSReading:
@@ -165,6 +203,7 @@ class PeakRSSSampler:
         return rss
 
     def _run(self) -> None:
+        self._ready.set()
         while not self._stop.wait(self.interval_s):
             if self._sample() is None:
                 return
@@ -175,11 +214,13 @@ class PeakRSSSampler:
         if self.pid == os.getpid():
             release_free_memory()
         self._lifetime_before, _ = lifetime_max_rss_mb(self.pid)
+        self._hwm_reset = reset_peak_rss(self.pid)
         self._baseline = int(self._process.memory_info().rss)
         self._peak, self._n_samples = self._baseline, 1
-        self._start = time.perf_counter()
         self._thread = threading.Thread(target=self._run, name=f"PeakRSSSampler-{self.pid}", daemon=True)
         self._thread.start()
+        self._ready.wait()  # the thread is parked in its first wait: it does not compete with the block's start
+        self._start = time.perf_counter()
         return self
 
     def __exit__(
@@ -191,14 +232,16 @@ class PeakRSSSampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        final = None if self._exited else self._sample()
         duration = time.perf_counter() - self._start
+        final = None if self._exited else self._sample()
+        hwm = _vm_hwm_bytes(self.pid) if self._hwm_reset and not self._exited else None
         lifetime_after, source = lifetime_max_rss_mb(self.pid)
+        peak = self._peak if hwm is None else max(self._peak, hwm)
         self._reading = RSSReading(
             pid=self.pid,
             baseline_rss_mb=self._baseline / _MIB,
-            peak_rss_mb=(self._peak - self._baseline) / _MIB,
-            peak_total_rss_mb=self._peak / _MIB,
+            peak_rss_mb=(peak - self._baseline) / _MIB,
+            peak_total_rss_mb=peak / _MIB,
             final_rss_mb=None if final is None else final / _MIB,
             n_samples=self._n_samples,
             duration_s=duration,
@@ -207,6 +250,8 @@ class PeakRSSSampler:
             lifetime_max_rss_mb=lifetime_after,
             lifetime_max_rss_source=source,
             process_exited=self._exited,
+            sampled_peak_rss_mb=(self._peak - self._baseline) / _MIB,
+            kernel_peak_rss_mb=None if hwm is None else (hwm - self._baseline) / _MIB,
         )
 
 
