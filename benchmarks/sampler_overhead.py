@@ -31,7 +31,6 @@ import sys
 import time
 
 import numpy as np
-from scipy import stats
 
 import gdopt
 from gdopt.probes.host import PeakRSSSampler, release_free_memory
@@ -45,6 +44,9 @@ WORKLOADS = {
 
 
 def _ratio_ci(ratios: list[float], seed: int) -> tuple[float, float]:
+    from scipy import stats  # here, not at the top: asv imports every module of benchmarks/ in its
+    # environments, which do not carry scipy (a harness dependency, not gdopt's)
+
     res = stats.bootstrap((np.asarray(ratios),), np.median, confidence_level=0.95, n_resamples=2000,
                           method="percentile", rng=np.random.default_rng(seed))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
@@ -57,19 +59,19 @@ def measure_case(workload: str, name: str, interval_s: float, rounds: int, seed:
     opt = common.optimizer(name)
     common.warm_up(gdopt.train, data, opt, "cpu")
 
-    def run() -> float:
-        model = common.model()
+    def run(model: gdopt.SampleModel) -> float:
         start = time.perf_counter()
         gdopt.train(model, data, opt, epochs=epochs[name], seed=common.TRAIN_SEED, device="cpu")
         return time.perf_counter() - start
 
     def plain() -> tuple[float, float]:
-        elapsed = run()
+        elapsed = run(common.model())
         return elapsed, elapsed
 
     def trimmed() -> tuple[float, float]:
+        model = common.model()  # before the trim, as in sampled() (and in the suites' setup)
         release_free_memory()
-        elapsed = run()
+        elapsed = run(model)
         return elapsed, elapsed
 
     def sampled() -> tuple[float, float]:
