@@ -7,15 +7,18 @@ a benchmark whose meaning changes bumps its own ``version``.
 from __future__ import annotations
 
 import functools
+import sys
+
+import gdopt
 
 # asv's forkserver (asv.conf.json: launch_method) imports the suites once per run and forks a
 # process per benchmark: importing TensorFlow here, at module level, makes every fork start with
 # it loaded instead of paying ~3 s each. Importing is fork-safe; initialising a device is not,
 # and nothing here touches one (gdopt.devices, which does, is imported inside the fork).
-import keras  # noqa: F401
-import tensorflow  # noqa: F401
-
-import gdopt
+# asv also imports the suites just to list them (``benchmark.py discover``): no TensorFlow needed there.
+if sys.argv[1:2] != ["discover"]:
+    import keras  # noqa: F401
+    import tensorflow  # noqa: F401
 
 # The workload measured by the suites.
 N_SAMPLES = 2048
@@ -54,6 +57,15 @@ GATE_EPOCHS = {"gd": 30, "minibatch": 4, "sgd": 1}
 # The RSS sampler's interval: the exact peak comes from the kernel's high-water mark (gdopt.probes.host),
 # the thread's reads are the cross-check; every 5 ms they cost the training 1-4 %, every 50 ms ≤ ~1 %.
 RSS_INTERVAL_S = 0.05
+
+
+def memory_setup() -> None:
+    """First thing in a memory benchmark's setup: glibc's mmap threshold fixed, so the training's buffers
+    are counted alike in every process (gdopt.probes.host.pin_mmap_threshold). Memory benchmarks are
+    their own classes, so the time benchmarks run with the allocator's defaults."""
+    from gdopt.probes.host import pin_mmap_threshold
+
+    pin_mmap_threshold()
 
 
 def optimizer(name: str) -> gdopt.Optimizer:
