@@ -76,7 +76,7 @@ def _calibrate(repo: Path, env_dir: Path) -> dict[str, float]:
     if not pythons:
         raise SystemExit(f"gate_power: no asv environment under {env_dir}; run `nox -s gate -- HEAD HEAD` once")
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from benchmarks.gate import Gate; g = Gate(); "
+        "import sys; sys.path.insert(0, sys.argv[1]); from benchmarks.gate import GateMemory; g = GateMemory(); "
         "g.setup(sys.argv[2]); print(g.track_train_peak_rss_mb(sys.argv[2]))"
     )
     out = {}
@@ -104,7 +104,7 @@ def _continuous(repo: Path, base: str, head: str, env_dir: Path, log: Path) -> t
                       results_dir=str(log.with_suffix(".results")))
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "asv", "continuous", "--config", str(conf), "--machine", "gate", "-b", r"^gate\.Gate\.",
+        [sys.executable, "-m", "asv", "continuous", "--config", str(conf), "--machine", "gate", "-b", r"^gate\.\w+\.",
          base, head], capture_output=True, text=True,
     )
     log.write_text(proc.stdout + proc.stderr)

@@ -10,15 +10,11 @@ from gdopt.probes.host import PeakRSSSampler
 from . import common
 
 
-class Train:
-    """One fixed training run per (method, optimizer, device), measured three ways."""
+class _TrainCase:
+    """One fixed training run per (method, optimizer, device)."""
 
     params = (common.METHODS, common.OPTIMIZER_NAMES, common.DEVICES)
     param_names = ["method", "optimizer", "device"]
-    number = common.TIMING["number"]
-    repeat = common.TIMING["repeat"]
-    rounds = common.TIMING["rounds"]
-    warmup_time = common.TIMING["warmup_time"]
     timeout = common.TIMING["timeout"]
     version = "1"
 
@@ -36,6 +32,15 @@ class Train:
         return self.fit(self.model, self.data, self.opt, epochs=self.epochs, seed=common.TRAIN_SEED,
                         device=self.device)
 
+
+class Train(_TrainCase):
+    """Training time (the whole call, and the training alone), final loss and the process's peak memory."""
+
+    number = common.TIMING["number"]
+    repeat = common.TIMING["repeat"]
+    rounds = common.TIMING["rounds"]
+    warmup_time = common.TIMING["warmup_time"]
+
     def time_train(self, method: str, name: str, device: str) -> None:
         """The whole call as a user makes it (Keras compiles its model inside keras_fit)."""
         self._run()
@@ -47,15 +52,6 @@ class Train:
     track_train_seconds.unit = "seconds"
 
 
-    def track_train_peak_rss_mb(self, method: str, name: str, device: str) -> float:
-        """Peak host RSS of the training itself, above the RSS just before it (psutil sampler)."""
-        with PeakRSSSampler(interval_s=common.RSS_INTERVAL_S) as sampler:
-            self._run()
-        return sampler.reading.peak_rss_mb
-
-    track_train_peak_rss_mb.unit = "MB"
-    track_train_peak_rss_mb.version = "2"  # 2: the kernel's exact high-water mark, not samples alone
-
     def track_final_loss(self, method: str, name: str, device: str) -> float:
         """Whole-data MSE after the run: deterministic for a given seed on a given machine."""
         return self._run().final_loss
@@ -65,6 +61,24 @@ class Train:
     def peakmem_train(self, method: str, name: str, device: str) -> None:
         """Whole-process peak RSS (TensorFlow's import and setup included)."""
         self._run()
+
+
+class TrainMemory(_TrainCase):
+    """Host memory of the training itself, in processes whose allocator is set up for measuring it."""
+
+    rounds = common.TRACK["rounds"]
+
+    def setup(self, method: str, name: str, device: str) -> None:
+        common.memory_setup()
+        super().setup(method, name, device)
+
+    def track_train_peak_rss_mb(self, method: str, name: str, device: str) -> float:
+        """Peak host RSS of the training above the RSS just before it (kernel high-water mark, psutil cross-check)."""
+        with PeakRSSSampler(interval_s=common.RSS_INTERVAL_S) as sampler:
+            self._run()
+        return sampler.reading.peak_rss_mb
+
+    track_train_peak_rss_mb.unit = "MB"
 
 
 class TimeToTarget:

@@ -62,7 +62,7 @@ SUITE: dict[str, tuple[list[str], list[list[object]], str, str]] = {
         "time",
         "seconds",
     ),
-    "training.Train.track_train_peak_rss_mb": (
+    "training.TrainMemory.track_train_peak_rss_mb": (
         ["method", "optimizer", "device"],
         [["gdopt", "keras"], OPTIMIZERS, DEVICES],
         "track",
@@ -106,7 +106,7 @@ def value(name: str, p: dict[str, object], commit: int, gpu: bool) -> float:
         if p["method"] == "keras":
             return base * KERAS_FACTOR[opt]
         return base * 2 if (opt == "sgd" and p["device"] == "cpu" and commit >= STEP_AT) else base
-    if name == "training.Train.track_train_peak_rss_mb":
+    if name == "training.TrainMemory.track_train_peak_rss_mb":
         return {"gd": 5.0, "minibatch": 6.0, "sgd": 8.0}[opt] + (100.0 if p["method"] == "keras" else 0.0)
     if name == "training.Train.track_final_loss":
         if opt == "gd" and p["method"] == "gdopt" and p["device"] == "cpu" and commit >= FINAL_AT:

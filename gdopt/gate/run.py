@@ -30,7 +30,7 @@ from gdopt.gate.report import render_terminal, write_report
 
 __all__ = ["GateError", "main", "round_selection", "run_gate"]
 
-DEFAULT_BENCH = r"^gate\.Gate\."
+DEFAULT_BENCH = r"^gate\.\w+\."  # benchmarks/gate.py: Gate (time, final loss) and GateMemory
 DEFAULT_ROUNDS = 6  # runs per side; MWU on 6 vs 6 run medians can reach p = 0.002
 # The final loss is deterministic: two fresh processes per side show that it is (and catch it when it
 # is not); more runs add nothing but time, so later rounds measure time and memory only.

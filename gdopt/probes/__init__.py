@@ -16,6 +16,7 @@ from .host import (
     SamplerOverhead,
     lifetime_max_rss_mb,
     measure_sampler_overhead,
+    pin_mmap_threshold,
     release_free_memory,
     reset_peak_rss,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "machine_fingerprint",
     "measure_sampler_overhead",
     "nvml_status",
+    "pin_mmap_threshold",
     "release_free_memory",
     "reset_peak_rss",
     "reset_tf_peak_memory",

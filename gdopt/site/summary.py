@@ -64,6 +64,7 @@ ASSET_DIR = "summary"  # PNGs, below html_dir
 LINK_ID = "nav-li-gdopt-summary"
 
 TRAIN = "training.Train"
+TRAIN_MEMORY = "training.TrainMemory"
 TIME_TO_TARGET = "training.TimeToTarget"
 LOSS_CURVE = "training.LossCurve"
 SCALING = "scaling.Scaling.time_epoch"
@@ -658,7 +659,7 @@ def _glance(values: _Values, target: float | None) -> str:
     """Per device: which optimizer reaches the target first, with its time, epochs and memory."""
     ttt = TIME_TO_TARGET + ".track_time_to_target_s"
     epochs = TIME_TO_TARGET + ".track_epochs_to_target"
-    rss = TRAIN + ".track_train_peak_rss_mb"
+    rss = TRAIN_MEMORY + ".track_train_peak_rss_mb"
     goal = f"loss ≤ {target:g}" if target is not None else "the target loss"
     lines = []
     for device in values.param_values(ttt, "device"):
@@ -696,7 +697,7 @@ def _per_optimizer_table(values: _Values) -> str:
         ("epochs to target", TIME_TO_TARGET + ".track_epochs_to_target", {}, "epochs", "not reached"),
         ("train time, gdopt", TRAIN + ".time_train", {"method": "gdopt"}, "seconds", "n/a"),
         ("train time, Keras fit", TRAIN + ".time_train", {"method": "keras"}, "seconds", "n/a"),
-        ("peak RSS of training, gdopt", TRAIN + ".track_train_peak_rss_mb", {"method": "gdopt"}, "MB", "n/a"),
+        ("peak RSS of training, gdopt", TRAIN_MEMORY + ".track_train_peak_rss_mb", {"method": "gdopt"}, "MB", "n/a"),
         ("process peak memory, gdopt", TRAIN + ".peakmem_train", {"method": "gdopt"}, "bytes", "n/a"),
         ("final loss, gdopt", TRAIN + ".track_final_loss", {"method": "gdopt"}, "MSE", "n/a"),
     ]
