@@ -328,3 +328,53 @@ def test_gate_modules_do_not_import_tensorflow_or_the_training_code():
                 if top == "gdopt":  # the gate is last in line: it may read the probes, never the training code
                     ok = name.startswith(("gdopt.gate", "gdopt.probes", "gdopt.bench"))
                     assert ok, f"{path.name} imports {name} (data flows one way)"
+
+
+# --- the Hodges–Lehmann estimator ----------------------------------------------------------------
+
+
+HL = GateConfig(estimator="hodges_lehmann")
+
+
+def test_hodges_lehmann_ratio_of_a_scaled_copy_is_the_scale():
+    base = samples(21, 7, 0.05)
+    d = decide(base, 1.2 * base, "time", HL)
+    assert d.ratio == pytest.approx(1.2, rel=1e-12)  # pairwise log differences are symmetric about log 1.2
+    assert d.verdict is Verdict.REGRESSED
+
+
+def test_hodges_lehmann_by_hand():
+    # log ratios of head (2, 4) over base (1, 2): log 2, log 1, log 4, log 2 -> median log 2
+    d = decide([1.0, 2.0], [2.0, 4.0], "time", GateConfig(estimator="hodges_lehmann", min_samples=2))
+    assert d.ratio == pytest.approx(2.0)
+
+
+def test_hodges_lehmann_decides_like_the_median_ratio_on_clear_cases():
+    for base, head, verdict in (
+        (samples(1, 30, 0.05), samples(2, 30, 0.05, scale=1.2), Verdict.REGRESSED),
+        (samples(3, 30, 0.01), samples(4, 30, 0.01), Verdict.UNCHANGED),
+        (samples(7, 30, 0.05), samples(8, 30, 0.05, scale=0.8), Verdict.IMPROVED),
+        (samples(5, 10, 0.30), samples(6, 10, 0.30, scale=1.05), Verdict.INCONCLUSIVE),
+    ):
+        assert decide(base, head, "time", HL).verdict is verdict
+
+
+def test_hodges_lehmann_interval_is_narrower_on_few_noisy_runs():
+    """What it is for: six run medians a side with ~3 % noise (the gate's situation)."""
+    widths = {"median_ratio": [], "hodges_lehmann": []}
+    for seed in range(20):
+        base, head = samples(100 + seed, 6, 0.03), samples(200 + seed, 6, 0.03, scale=1.05)
+        for estimator in widths:
+            d = decide(base, head, "time", GateConfig(estimator=estimator, n_resamples=2000))
+            widths[estimator].append(d.ci_high - d.ci_low)
+    assert np.median(widths["hodges_lehmann"]) < np.median(widths["median_ratio"])
+
+
+def test_hodges_lehmann_never_sees_a_non_positive_value():
+    d = decide([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0, 5.0], "memory", HL)
+    assert d.verdict is Verdict.ERROR and "non-positive" in d.reason
+
+
+def test_bad_estimator_is_rejected():
+    with pytest.raises(ValueError, match="estimator must be"):
+        GateConfig(estimator="mean")  # type: ignore[arg-type]

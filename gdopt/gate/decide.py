@@ -1,12 +1,20 @@
 """The gate's decision rule, per benchmark, and the outcome of a whole run.
 
-Time and memory: with b and h the base and head samples, the effect is the ratio of medians
+Time and memory: with b and h the base and head samples, the effect r is the ratio head/base, estimated
+either as the ratio of medians (``estimator="median_ratio"``)
 
-    r = median(h) / median(b),
+    r = median(h) / median(b)
 
-with [r_lo, r_hi] its percentile bootstrap confidence interval (``scipy.stats.bootstrap``, two independent
-samples, fixed seed) and p the two-sided Mann-Whitney U p-value (``scipy.stats.mannwhitneyu``). With the
-metric's threshold t and significance α (see :class:`~gdopt.gate.config.GateConfig`):
+or as the Hodges–Lehmann ratio (``estimator="hodges_lehmann"``, what :data:`~gdopt.gate.config.PR_GATE` uses),
+the estimate that goes with the Mann-Whitney U test: the median of all pairwise log ratios,
+
+    r = exp(median{ log h_i − log b_j : all i, j }),
+
+which wastes less of a handful of samples than a median does (asymptotic efficiency 0.95 against the
+mean's, 0.64 for the median, under normal noise). [r_lo, r_hi] is r's percentile bootstrap confidence
+interval (``scipy.stats.bootstrap``, two independent samples, fixed seed) and p the two-sided
+Mann-Whitney U p-value (``scipy.stats.mannwhitneyu``). With the metric's threshold t and significance α
+(see :class:`~gdopt.gate.config.GateConfig`):
 
 - ``regressed``:    r_lo > 1 + t and p < α
 - ``improved``:     r_hi < 1 − t and p < α
@@ -156,6 +164,14 @@ def _median_ratio(head: np.ndarray, base: np.ndarray, axis: int = -1) -> np.ndar
     return np.asarray(np.median(head, axis=axis) / np.median(base, axis=axis))
 
 
+def _hl_ratio(head: np.ndarray, base: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The Hodges–Lehmann ratio, vectorised for ``scipy.stats.bootstrap``: exp(median of log h_i − log b_j)."""
+    h = np.log(np.moveaxis(np.asarray(head, dtype=float), axis, -1))
+    b = np.log(np.moveaxis(np.asarray(base, dtype=float), axis, -1))
+    pairs = h[..., :, None] - b[..., None, :]
+    return np.asarray(np.exp(np.median(pairs.reshape(*pairs.shape[:-2], -1), axis=-1)))
+
+
 def _pct(t: float) -> str:
     return f"{100 * t:g} %"
 
@@ -174,7 +190,9 @@ def _ratio_decision(name: str, kind: MetricKind, base: np.ndarray, head: np.ndar
         base_spread=_half_iqr(base),
         head_spread=_half_iqr(head),
     )
-    ratio = measured.head_median / measured.base_median
+    hl = config.estimator == "hodges_lehmann"  # logarithms are safe: decide() rejects values <= 0 before
+    statistic = _hl_ratio if hl else _median_ratio
+    ratio = float(statistic(head, base)) if hl else measured.head_median / measured.base_median
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if np.ptp(base) == 0 and np.ptp(head) == 0:
@@ -183,8 +201,9 @@ def _ratio_decision(name: str, kind: MetricKind, base: np.ndarray, head: np.ndar
         else:
             result = stats.bootstrap(
                 (head, base),
-                _median_ratio,
+                statistic,
                 n_resamples=config.n_resamples,
+                batch=max(1, 4_000_000 // (head.size * base.size)),  # bounds the pairwise array's memory
                 vectorized=True,
                 paired=False,
                 axis=-1,

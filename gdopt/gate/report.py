@@ -18,6 +18,7 @@ __all__ = ["format_quantity", "render_markdown", "render_terminal", "write_repor
 
 _TIME_SCALES = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
 _BYTE_SCALES = ((2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"), (1.0, "B"))
+_ESTIMATORS = {"median_ratio": "median(head)/median(base)", "hodges_lehmann": "the Hodges–Lehmann ratio head/base"}
 
 
 def _scale(value: float, unit: str) -> tuple[float, str]:
@@ -100,7 +101,7 @@ def _thresholds(outcome: GateOutcome) -> list[str]:
     for kind, t in band.items():
         lines.append(
             f"| {kind} | ±{100 * t:g} % | whole {100 * c.confidence_level:g} % CI of "
-            f"median(head)/median(base) > {1 + t:g} and Mann-Whitney U p < {c.alpha:g} |"
+            f"{_ESTIMATORS[c.estimator]} > {1 + t:g} and Mann-Whitney U p < {c.alpha:g} |"
         )
     lines.append(f"| final loss | rel. tol. {c.loss_rtol:g} | \\|head − base\\| > {c.loss_rtol:g}·\\|base\\| |")
     lines += [
