@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from gdopt.gate.run import DEFAULT_ROUNDS
+
 CASES = {
     "noop": "(a) no-op change",
     "slow10": "(b) training 10 % slower",
@@ -87,11 +89,11 @@ def _calibrate(repo: Path, env_dir: Path) -> dict[str, float]:
     return out
 
 
-def _gate(repo: Path, base: str, head: str, env_dir: Path, report: Path) -> tuple[int, float]:
+def _gate(repo: Path, base: str, head: str, env_dir: Path, report: Path, rounds: int) -> tuple[int, float]:
     start = time.perf_counter()
     code = subprocess.run(
         [sys.executable, "-m", "gdopt.gate.run", base, head, "--repo", str(repo), "--report", str(report),
-         "--env-dir", str(env_dir), "--work", str(report.with_suffix(""))],
+         "--env-dir", str(env_dir), "--work", str(report.with_suffix("")), "--rounds", str(rounds)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     ).returncode
     return code, time.perf_counter() - start
@@ -115,6 +117,8 @@ def _continuous(repo: Path, base: str, head: str, env_dir: Path, log: Path) -> t
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=3, help="gate runs per case (default 3)")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
+                        help=f"the gate's --rounds (default {DEFAULT_ROUNDS})")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
     parser.add_argument("--asv-continuous", action="store_true", help="also run asv continuous (defaults)")
     parser.add_argument("--env-dir", default=".asv/env", help="asv environments to reuse (default .asv/env)")
@@ -122,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in cases if c not in CASES]
+    if args.rounds < 2:
+        parser.error(f"--rounds must be >= 2, got {args.rounds}")
     if unknown or args.trials < 1:
         parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}" if unknown else "--trials must be >= 1")
     here = Path.cwd()
@@ -143,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                              for c in cases}
     for trial in range(args.trials):
         for case in cases:
-            code, secs = _gate(repo, base, commits[case], env_dir, tmp / f"{case}-{trial}.md")
+            code, secs = _gate(repo, base, commits[case], env_dir, tmp / f"{case}-{trial}.md", args.rounds)
             rows[case]["gate_codes"].append(code)
             rows[case]["gate_s"].append(secs)
             print(f"trial {trial + 1}: {case}: gate exit {code} in {secs:.0f} s", flush=True)
