@@ -8,7 +8,9 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,25 @@ def test_benchmark_modules_import_only_what_asv_environments_have(path: Path) ->
     allowed = _asv_env_modules() | set(sys.stdlib_module_names) | {"__future__"}
     extra = _top_level_imports(path) - allowed
     assert not extra, f"{path.name} imports {sorted(extra)} at module level; import it inside the function"
+
+
+# The harness's own dependencies (pyproject's bench/test/dev extras), absent from asv's environments.
+HARNESS_ONLY = ("scipy", "matplotlib", "asv", "nox", "selenium", "pytest")
+
+
+def test_benchmark_modules_import_in_discovery_without_harness_dependencies() -> None:
+    """The same, transitively: each module imported as asv's discovery does, with the harness's packages
+    made unimportable (a ``from gdopt.gate import ...`` pulls in scipy, for one)."""
+    code = textwrap.dedent(f"""
+        import importlib, importlib.abc, sys
+        sys.argv = ["benchmark.py", "discover"]
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {HARNESS_ONLY!r}:
+                    raise ImportError(f"{{name}} is not installed in asv's environments")
+        sys.meta_path.insert(0, Block())
+        for mod in {sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py"))!r}:
+            importlib.import_module(f"benchmarks.{{mod}}")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -74,3 +74,9 @@ def test_round_selection(bench, with_loss, name, selected):
     import re
 
     assert bool(re.search(run.round_selection(bench, with_loss=with_loss), name)) is selected
+
+
+def test_gate_power_default_rounds_match_the_gate() -> None:
+    from benchmarks.gate_power import DEFAULT_ROUNDS
+
+    assert DEFAULT_ROUNDS == run.DEFAULT_ROUNDS
