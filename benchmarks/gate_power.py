@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_ROUNDS = 6  # gdopt.gate.run's; not imported: asv imports this module where scipy is absent
+DEFAULT_ROUNDS = 10  # gdopt.gate.run's; not imported: asv imports this module where scipy is absent
 
 CASES = {
     "noop": "(a) no-op change",

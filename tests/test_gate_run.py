@@ -76,6 +76,35 @@ def test_round_selection(bench, with_loss, name, selected):
     assert bool(re.search(run.round_selection(bench, with_loss=with_loss), name)) is selected
 
 
+@pytest.mark.parametrize(("name", "selected"), [
+    ("gate.GateMemory.track_train_peak_rss_mb('gd')", False),
+    ("gate.GateMemory.track_train_peak_rss_mb", False),
+    ("gate.Gate.peakmem_train('gd')", False),
+    ("gate.Gate.mem_model", False),
+    ("gate.Gate.time_train('sgd')", True),
+    ("gate.Gate.track_final_loss('sgd')", True),
+])
+def test_round_selection_without_memory(name, selected):
+    """Rounds after MEMORY_ROUNDS leave out what metric_kind calls memory, and only that."""
+    import re
+
+    from gdopt.gate.config import metric_kind
+
+    pattern = run.round_selection(None, with_loss=True, with_memory=False)
+    assert bool(re.search(pattern, name)) is selected
+    assert (metric_kind(name) == "memory") is (not selected)
+
+
+def test_rounds_per_metric() -> None:
+    """Time every round, memory in the first MEMORY_ROUNDS, the final loss in the first LOSS_ROUNDS."""
+    assert run.LOSS_ROUNDS < run.MEMORY_ROUNDS < run.DEFAULT_ROUNDS
+    assert run._rounds_of("gate.Gate.time_train(gd)", 10) == 10
+    assert run._rounds_of("gate.GateMemory.track_train_peak_rss_mb(gd)", 10) == run.MEMORY_ROUNDS
+    assert run._rounds_of("gate.Gate.track_final_loss(gd)", 10) == run.LOSS_ROUNDS
+    assert run._rounds_of("gate.GateMemory.track_train_peak_rss_mb(gd)", 3) == 3
+    assert run._rounds_of("gate.Gate.track_unknown(gd)", 7) == 7  # unknown: every round, decided as an error
+
+
 def test_gate_power_default_rounds_match_the_gate() -> None:
     from benchmarks.gate_power import DEFAULT_ROUNDS
 

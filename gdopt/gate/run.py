@@ -4,7 +4,8 @@
 2. Run asv's gate suite (``benchmarks/gate.py``) ``rounds`` times per commit, interleaved A B B A A B …,
    each run a fresh ``asv run`` (fresh processes) writing to its own results directory; asv builds and
    installs each commit in its own virtualenv (TensorFlow installed once, the commit's wheel per run).
-   The final loss is deterministic: it is measured in the first ``LOSS_ROUNDS`` rounds only.
+   Time is measured in every round; memory, steadier, in the first ``MEMORY_ROUNDS``; the final loss,
+   deterministic, in the first ``LOSS_ROUNDS``: each round costs only what its metrics need.
 3. Reduce each run to its median (the runs, not the samples inside one process, are independent), pool
    the runs and decide per benchmark (:mod:`gdopt.gate.decide`), write the markdown report and the
    terminal table, and exit 0 pass, 1 regression or numerics changed, 2 could not measure.
@@ -31,9 +32,11 @@ from gdopt.gate.report import render_terminal, write_report
 __all__ = ["GateError", "main", "round_selection", "run_gate"]
 
 DEFAULT_BENCH = r"^gate\.\w+\."  # benchmarks/gate.py: Gate (time, final loss) and GateMemory
-DEFAULT_ROUNDS = 6  # runs per side; MWU on 6 vs 6 run medians can reach p = 0.002
+DEFAULT_ROUNDS = 10  # runs per side for time: run medians vary 2-6 % between processes, a 5 % change needs ~10
+# Memory (pinned allocator, exact kernel peak) varies less: 5 runs per side (MWU p can reach 0.008).
+MEMORY_ROUNDS = 5
 # The final loss is deterministic: two fresh processes per side show that it is (and catch it when it
-# is not); more runs add nothing but time, so later rounds measure time and memory only.
+# is not); more runs add nothing but time.
 LOSS_ROUNDS = 2
 MACHINE = "gate"
 # Changes here alter what the gate measures; asv measures commits, so they must be committed first.
@@ -110,7 +113,6 @@ def run_gate(
             "uncommitted changes would not be measured (asv measures commits) but would change the suite: "
             + ", ".join(dirty) + "; commit or stash them"
         )
-    selection = round_selection(bench, with_loss=True)
     work = (work or repo / ".asv" / "gate" / time.strftime("%Y%m%d-%H%M%S")).resolve()
     if work.exists():
         shutil.rmtree(work)
@@ -128,9 +130,9 @@ def run_gate(
     names: list[str] = []
     started = time.perf_counter()
     for k in range(rounds):
-        if k >= LOSS_ROUNDS and not [n for n in names if not _is_loss(n)]:
-            break  # only final losses selected: LOSS_ROUNDS runs per side decide them
-        current = selection if k < LOSS_ROUNDS else round_selection(bench, with_loss=False)
+        if names and not [n for n in names if k < _rounds_of(n, rounds)]:
+            break  # every selected benchmark has all the runs its metric needs
+        current = round_selection(bench, with_loss=k < LOSS_ROUNDS, with_memory=k < MEMORY_ROUNDS)
         order = ("base", "head") if k % 2 == 0 else ("head", "base")  # A B B A …: drift hits both alike
         for side in order:
             commit = base if side == "base" else head
@@ -157,8 +159,8 @@ def run_gate(
                 raise GateError(f"{side} {commit[:8]}: benchmark failed or timed out: {', '.join(failed)}; see {log}")
     say(f"measured in {time.perf_counter() - started:.0f} s")
     outcomes = []
-    losses = [n for n in names if _is_loss(n)]
-    for group, runs in (([n for n in names if n not in losses], None), (losses, LOSS_ROUNDS)):
+    for runs in sorted({_rounds_of(n, rounds) for n in names}, reverse=True):  # time first, then memory, loss
+        group = [n for n in names if _rounds_of(n, rounds) == runs]
         if group:
             only = "^(?:" + "|".join(re.escape(n) for n in group) + ")$"
             outcomes.append(evaluate_results(
@@ -175,17 +177,22 @@ def run_gate(
     return outcome
 
 
-def round_selection(bench: str | None, *, with_loss: bool) -> str:
-    """asv's ``--bench`` regex for one run: the gate suite, scoped by ``bench``, final losses if asked."""
+def round_selection(bench: str | None, *, with_loss: bool, with_memory: bool = True) -> str:
+    """asv's ``--bench`` regex for one run: the gate suite, scoped by ``bench``; final losses and memory
+    benchmarks (names as :data:`gdopt.gate.config.METRIC_RULES` reads them) only if asked."""
     scope = "" if bench is None else f".*(?:{bench})"
-    return DEFAULT_BENCH + ("" if with_loss else r"(?!track_final_loss\b)") + scope
+    skip = ("" if with_loss else r"(?!track_final_loss\b)") + (
+        "" if with_memory else r"(?!(?:peakmem|mem)_|track_\w*_mb(?:_|\b))")
+    return DEFAULT_BENCH + skip + scope
 
 
-def _is_loss(name: str) -> bool:
+def _rounds_of(name: str, rounds: int) -> int:
+    """How many runs per side measure ``name``: its metric's share of ``rounds``."""
     try:
-        return metric_kind(name) == "loss"
-    except ValueError:  # unknown metric: decided (as an error) with the others
-        return False
+        kind = metric_kind(name)
+    except ValueError:  # unknown metric: measured every round, decided (as an error) with the times
+        return rounds
+    return min(rounds, {"loss": LOSS_ROUNDS, "memory": MEMORY_ROUNDS}.get(kind, rounds))
 
 
 def _combined(outcomes: Sequence[GateOutcome]) -> GateOutcome:
@@ -227,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("base", nargs="?", default="main", help="base commit (default: main)")
     parser.add_argument("head", nargs="?", default="HEAD", help="head commit (default: HEAD); may equal base")
     parser.add_argument("--bench", default=None, metavar="REGEX", help="only gate benchmarks matching REGEX")
-    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="asv runs per commit (default 6)")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help=f"asv runs per commit (default {DEFAULT_ROUNDS}; memory in the first {MEMORY_ROUNDS}, final loss in the first {LOSS_ROUNDS})")
     parser.add_argument("--report", default="gate-report.md", help="markdown report (default gate-report.md)")
     parser.add_argument("--repo", default=".", help="the git repository (default: .)")
     parser.add_argument("--work", default=None, help="where the runs' results go (default .asv/gate/<time>)")
