@@ -378,3 +378,88 @@ def test_hodges_lehmann_never_sees_a_non_positive_value():
 def test_bad_estimator_is_rejected():
     with pytest.raises(ValueError, match="estimator must be"):
         GateConfig(estimator="mean")  # type: ignore[arg-type]
+
+
+# Paired decisions: nox -s gate runs base and head back to back in each round (matched runs).
+PAIRED = GateConfig(time_threshold=0.01, confidence_level=0.95, alpha=0.05, estimator="hodges_lehmann",
+                    paired_kinds=("time",))
+
+
+def drifting(seed: int, n: int, effect: float) -> tuple[np.ndarray, np.ndarray]:
+    """n rounds on a machine whose speed drifts ±10 % between rounds (shared by both runs of a round),
+    each run with 0.5 % noise of its own; head is ``effect`` slower."""
+    rng = np.random.default_rng(seed)
+    machine = 0.1 * (1.0 + 0.1 * rng.uniform(-1.0, 1.0, n))
+    base = machine * (1.0 + 0.005 * rng.standard_normal(n))
+    head = machine * (1.0 + effect) * (1.0 + 0.005 * rng.standard_normal(n))
+    return base, head
+
+
+def test_pairing_cancels_drift_between_rounds():
+    """A 5 % slowdown under ±10 % round-to-round drift: unpaired, too noisy; paired, plainly regressed."""
+    base, head = drifting(0, 10, 0.05)
+    unpaired = decide(base, head, "time", PAIRED, benchmark=TIME)
+    paired = decide(base, head, "time", PAIRED, benchmark=TIME, matched=True)
+    assert unpaired.verdict is Verdict.INCONCLUSIVE
+    assert paired.verdict is Verdict.REGRESSED, paired.reason
+    assert 1.04 < paired.ratio < 1.06 and paired.ci_low > 1.01
+    assert paired.p_value < 0.05 and "paired over 10 rounds, Wilcoxon signed-rank" in paired.reason
+
+
+def test_paired_no_change_under_drift_is_not_flagged():
+    base, head = drifting(1, 10, 0.0)
+    d = decide(base, head, "time", PAIRED, benchmark=TIME, matched=True)
+    assert d.verdict is Verdict.UNCHANGED, d.reason
+    assert d.ci_low >= 0.99 and d.ci_high <= 1.01
+
+
+def test_pairing_applies_only_to_paired_kinds():
+    base, head = drifting(0, 10, 0.05)
+    d = decide(base, head, "memory", PAIRED, benchmark=MEMORY, matched=True)
+    assert "paired" not in d.reason  # memory is not in paired_kinds: Mann-Whitney U on the pooled runs
+
+
+def test_paired_pseudo_median_by_hand():
+    """Every round 2 % slower: ratio exactly 1.02, a point interval, and the exact signed-rank p = 2 / 2**n."""
+    base = np.array([0.1, 0.2, 0.15, 0.12, 0.3, 0.11])
+    d = decide(base, base * 1.02, "time", PAIRED, benchmark=TIME, matched=True)
+    assert d.ratio == pytest.approx(1.02) and d.ci_low == pytest.approx(1.02) == d.ci_high
+    assert d.p_value == pytest.approx(2 / 2**6)
+    assert d.verdict is Verdict.REGRESSED
+
+
+@pytest.mark.parametrize(("base", "head", "match"), [
+    ([0.1] * 6, [0.1] * 7, r"paired time: 6 base but 7 head runs; rounds must match"),
+    ([0.1] * 5, [0.11] * 5, r"paired time: 5 rounds, but the signed-rank test needs at least 6 to reach p < 0.05"),
+])
+def test_paired_needs_matched_rounds_enough_to_decide(base, head, match):
+    d = decide(base, head, "time", PAIRED, benchmark=TIME, matched=True)
+    assert d.verdict is Verdict.ERROR and re.search(match, d.reason)
+
+
+@pytest.mark.parametrize(("alpha", "pairs"), [(0.05, 6), (0.01, 8), (0.0625, 6), (0.2, 5)])
+def test_min_pairs(alpha, pairs):
+    """The fewest pairs whose best case, all n the same sign (p = 2 / 2**n), is below alpha (and ≥ min_samples)."""
+    config = GateConfig(alpha=alpha)
+    assert config.min_pairs() == pairs
+    assert 2 / 2 ** pairs < alpha or pairs == config.min_samples
+
+
+@pytest.mark.parametrize("bad", [("time", "time"), ("loss",), ["time"], ("speed",)])
+def test_bad_paired_kinds_are_rejected(bad):
+    with pytest.raises(ValueError, match="paired_kinds must be a tuple of distinct 'time' / 'memory'"):
+        GateConfig(paired_kinds=bad)
+
+
+def test_evaluate_passes_matched_through():
+    base, head = drifting(0, 10, 0.05)
+    outcome = evaluate([pair(TIME, base, head)], PAIRED, matched=True)
+    assert outcome.decisions[0].verdict is Verdict.REGRESSED and outcome.exit_code == EXIT_FAIL
+    assert evaluate([pair(TIME, base, head)], PAIRED).decisions[0].verdict is Verdict.INCONCLUSIVE
+
+
+def test_matched_results_need_matched_runs(tmp_path):
+    from gdopt.gate.decide import evaluate_results
+
+    with pytest.raises(ValueError, match="matched=True needs per_run=True and head_results_dirs"):
+        evaluate_results(tmp_path, "gate", "abcd", "abcd", matched=True, per_run=True)

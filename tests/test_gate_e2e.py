@@ -77,7 +77,7 @@ def test_unknown_commit_exits_2(clone):
 
 def test_noop_change_passes(clone):
     repo, commits = clone
-    proc = _nox_gate(repo, "base", commits["noop"], "--bench", BENCH, "--rounds", "5")
+    proc = _nox_gate(repo, "base", commits["noop"], "--bench", BENCH, "--rounds", "6")
     report = (repo / "gate-report.md").read_text()
     assert proc.returncode == 0, proc.stdout + proc.stderr + report
     assert "PASS" in report and "gate.Gate.time_train(gd)" in report
@@ -85,7 +85,7 @@ def test_noop_change_passes(clone):
 
 def test_large_slowdown_fails_naming_the_benchmark(clone):
     repo, commits = clone
-    proc = _nox_gate(repo, "base", commits["slow"], "--bench", BENCH, "--rounds", "5")
+    proc = _nox_gate(repo, "base", commits["slow"], "--bench", BENCH, "--rounds", "6")
     report = (repo / "gate-report.md").read_text()
     assert proc.returncode == 1, proc.stdout + proc.stderr + report
     assert "FAIL" in report
@@ -95,7 +95,7 @@ def test_large_slowdown_fails_naming_the_benchmark(clone):
 
 def test_broken_benchmark_exits_2_naming_it(clone):
     repo, commits = clone
-    proc = _nox_gate(repo, "base", commits["broken"], "--bench", BENCH, "--rounds", "5")
+    proc = _nox_gate(repo, "base", commits["broken"], "--bench", BENCH, "--rounds", "6")
     report = (repo / "gate-report.md").read_text()
     assert proc.returncode == 2, proc.stdout + proc.stderr + report
     assert "gate.Gate.time_train(gd)" in report and "could not measure" in report

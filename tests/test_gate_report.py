@@ -391,3 +391,10 @@ def test_cli_subprocess_exit_codes(tmp_path, head_kwargs, code, headline, expect
     assert text.splitlines()[0] == headline
     assert expected in text
     assert proc.stdout.splitlines()[0] == headline.removeprefix("## ")
+
+
+def test_parse_config_takes_paired_kinds_as_a_list():
+    assert parse_config(["paired_kinds=time,memory"]).paired_kinds == ("time", "memory")
+    assert parse_config(["paired_kinds="]).paired_kinds == ()
+    with pytest.raises(ValueError, match="paired_kinds must be"):
+        parse_config(["paired_kinds=loss"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gdopt.gate import run
+from gdopt.gate.config import GateConfig
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -42,7 +43,8 @@ def test_dirty_tree_where_it_matters(repo):
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"rounds": 1}, ValueError, "rounds must be an int >= 2"),
+    ({"rounds": 5}, ValueError, "rounds must be an int >= 6: the signed-rank test on paired time needs 6"),
+    ({"rounds": 1, "config": GateConfig()}, ValueError, "rounds must be an int >= 2, got 1"),  # nothing paired
     ({"bench": "("}, run.GateError, "not a valid regular expression"),
 ])
 def test_bad_arguments(repo, kwargs, error, match):

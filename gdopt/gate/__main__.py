@@ -78,7 +78,10 @@ def parse_config(overrides: Sequence[str]) -> GateConfig:
         if not sep or key not in kinds:
             raise ValueError(f"--set expects KEY=VALUE with KEY one of {sorted(kinds)}, got {item!r}")
         try:
-            values[key] = kinds[key](raw.strip())
+            if kinds[key] is tuple:  # e.g. paired_kinds=time,memory (empty: none)
+                values[key] = tuple(part.strip() for part in raw.split(",") if part.strip())
+            else:
+                values[key] = kinds[key](raw.strip())
         except ValueError as exc:
             raise ValueError(f"--set {key}: {exc}") from exc
     return GateConfig(**values)  # type: ignore[arg-type]

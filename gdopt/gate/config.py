@@ -95,6 +95,12 @@ class GateConfig:
     - unchanged:    1 − t ≤ r_lo  and  r_hi ≤ 1 + t  (the whole interval inside the tolerance band)
     - inconclusive: anything else (the interval straddles 1 ± t, or the test is not significant)
 
+    Metrics in ``paired_kinds`` are decided on matched runs when the caller has them (base and head run k
+    measured back to back, as ``nox -s gate`` does): r from the per-run log ratios d_k = log h_k − log b_k
+    (their Hodges–Lehmann pseudo-median, or their median), p from the Wilcoxon signed-rank test on d.
+    Pairing cancels what drifts between rounds. The signed-rank test needs at least ``min_pairs(alpha)``
+    pairs to be able to reach p < alpha at all.
+
     The final loss is deterministic: |head − base| > ``loss_rtol``·|base| is a numerics change.
 
     >>> GateConfig().threshold("time")
@@ -111,6 +117,7 @@ class GateConfig:
     ci_method: Literal["percentile", "BCa"] = "percentile"
     seed: int = 20240601
     estimator: Literal["median_ratio", "hodges_lehmann"] = "median_ratio"
+    paired_kinds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("time_threshold", "memory_threshold"):
@@ -133,6 +140,9 @@ class GateConfig:
             raise ValueError(f"estimator must be 'median_ratio' or 'hodges_lehmann', got {self.estimator!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
+        if not isinstance(self.paired_kinds, tuple) or not set(self.paired_kinds) <= {"time", "memory"} or len(
+                set(self.paired_kinds)) != len(self.paired_kinds):
+            raise ValueError(f"paired_kinds must be a tuple of distinct 'time' / 'memory', got {self.paired_kinds!r}")
 
     def threshold(self, kind: str) -> float:
         """Relative threshold t for ``kind`` (``loss_rtol`` for the final loss)."""
@@ -143,16 +153,26 @@ class GateConfig:
             return self.memory_threshold
         return self.loss_rtol
 
+    def min_pairs(self) -> int:
+        """Fewest pairs whose exact two-sided signed-rank test can reach p < alpha: 2 / 2**n < alpha.
+
+        >>> PR_GATE.min_pairs()
+        6
+        """
+        return max(self.min_samples, math.floor(math.log2(2.0 / self.alpha)) + 1)
+
     def get_config(self) -> dict[str, object]:
         """Plain dict of the thresholds, for the report; ``GateConfig(**cfg.get_config()) == cfg``."""
         return asdict(self)
 
 
-#: What ``nox -s gate`` uses. Its inputs are the medians of 6 fresh asv runs per side (run-to-run CV 2–4 %
-#: on a 2-core runner). A 5 % bound on the CI's edge could flag a true 5 % slowdown only about half the
-#: time (the CI is centred on 1.05), so time uses a 1 % band with a 95 % interval, and the Hodges–Lehmann
-#: ratio, whose interval is narrower than the median ratio's on six runs (measured by
-#: benchmarks/gate_power.py; see the README for the flag rates).
+#: What ``nox -s gate`` uses. Its inputs are the medians of fresh asv runs (10 per side for time, 5 for
+#: memory; run-to-run CV 2–6 % on a 2-core runner). A 5 % bound on the CI's edge could flag a true 5 %
+#: slowdown only about half the time (the CI is centred on 1.05), so time uses a 1 % band with a 95 %
+#: interval and the Hodges–Lehmann estimates, and time is paired by round: base and head of one round run
+#: back to back, so their log ratio cancels the machine's drift (in 98 recorded gate runs the paired
+#: spread was 0.76x the unpaired one). Measured by benchmarks/gate_power.py; see the README for the rates.
 PR_GATE = GateConfig(
-    time_threshold=0.01, memory_threshold=0.05, confidence_level=0.95, alpha=0.05, estimator="hodges_lehmann"
+    time_threshold=0.01, memory_threshold=0.05, confidence_level=0.95, alpha=0.05, estimator="hodges_lehmann",
+    paired_kinds=("time",),
 )

@@ -22,6 +22,12 @@ Mann-Whitney U p-value (``scipy.stats.mannwhitneyu``). With the metric's thresho
 - ``inconclusive``: otherwise — the interval straddles 1 ± t (too noisy to tell), or lies outside the
   band while the test is not significant
 
+Paired (metrics in ``config.paired_kinds``, when ``decide(..., matched=True)``: b_k and h_k were measured
+back to back in round k): with d_k = log h_k − log b_k, r = exp(pseudo-median of d) — the median of the
+Walsh averages (d_i + d_j)/2, i ≤ j, the estimate that goes with the Wilcoxon signed-rank test — or
+exp(median d) for ``"median_ratio"``; [r_lo, r_hi] its percentile bootstrap interval over the pairs, and p
+the two-sided signed-rank p-value (``scipy.stats.wilcoxon``). The verdicts are read the same way.
+
 Final loss (deterministic): ``numerics_changed`` when |h − b| > rtol·|b|, else ``unchanged``.
 ``skipped`` is asv's n/a on both sides; ``error`` means the benchmark could not be measured.
 
@@ -118,7 +124,7 @@ class Decision:
 
 
 def classify(ci_low: float, ci_high: float, p_value: float, threshold: float, alpha: float) -> Verdict:
-    """Verdict from the interval [ci_low, ci_high] of the ratio head/base and the MWU p-value.
+    """Verdict from the interval [ci_low, ci_high] of the ratio head/base and the test's p-value.
 
     >>> classify(1.10, 1.30, 1e-6, 0.05, 0.01).value
     'regressed'
@@ -172,12 +178,25 @@ def _hl_ratio(head: np.ndarray, base: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.asarray(np.exp(np.median(pairs.reshape(*pairs.shape[:-2], -1), axis=-1)))
 
 
+def _pseudo_median(d: np.ndarray, axis: int = -1) -> np.ndarray:
+    """One-sample Hodges–Lehmann estimate, vectorised: the median of the Walsh averages (d_i + d_j)/2, i ≤ j."""
+    d = np.moveaxis(np.asarray(d, dtype=float), axis, -1)
+    i, j = np.triu_indices(d.shape[-1])
+    return np.asarray(np.median((d[..., i] + d[..., j]) / 2.0, axis=-1))
+
+
+def _median(d: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.asarray(np.median(d, axis=axis))
+
+
 def _pct(t: float) -> str:
     return f"{100 * t:g} %"
 
 
-def _ratio_decision(name: str, kind: MetricKind, base: np.ndarray, head: np.ndarray, config: GateConfig) -> Decision:
-    t, alpha = config.threshold(kind), config.alpha
+def _ratio_decision(
+    name: str, kind: MetricKind, base: np.ndarray, head: np.ndarray, config: GateConfig, *, paired: bool = False
+) -> Decision:
+    t = config.threshold(kind)
     measured = Decision(
         name,
         kind,
@@ -191,6 +210,8 @@ def _ratio_decision(name: str, kind: MetricKind, base: np.ndarray, head: np.ndar
         head_spread=_half_iqr(head),
     )
     hl = config.estimator == "hodges_lehmann"  # logarithms are safe: decide() rejects values <= 0 before
+    if paired:
+        return _paired_decision(measured, base, head, config, t)
     statistic = _hl_ratio if hl else _median_ratio
     ratio = float(statistic(head, base)) if hl else measured.head_median / measured.base_median
     with warnings.catch_warnings(record=True) as caught:
@@ -213,6 +234,41 @@ def _ratio_decision(name: str, kind: MetricKind, base: np.ndarray, head: np.ndar
             )
             low, high = (float(x) for x in result.confidence_interval)
         p_value = float(stats.mannwhitneyu(head, base, alternative="two-sided").pvalue)
+    return _verdict(measured, config, t, ratio, low, high, p_value, caught)
+
+
+def _paired_decision(measured: Decision, base: np.ndarray, head: np.ndarray, config: GateConfig, t: float) -> Decision:
+    """Round k's base and head back to back: decide on d_k = log h_k − log b_k (see the module docstring)."""
+    d = np.log(head) - np.log(base)
+    statistic = _pseudo_median if config.estimator == "hodges_lehmann" else _median
+    ratio = math.exp(float(statistic(d)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if np.ptp(d) == 0:  # every round the same ratio: so is every resample
+            low = high = ratio
+        else:
+            result = stats.bootstrap(
+                (d,),
+                statistic,
+                n_resamples=config.n_resamples,
+                vectorized=True,
+                axis=-1,
+                confidence_level=config.confidence_level,
+                method=config.ci_method,
+                **{_RNG_KEYWORD: np.random.default_rng(config.seed)},
+            )
+            low, high = (math.exp(float(x)) for x in result.confidence_interval)
+        # zsplit: a round with exactly equal values counts half up, half down (and all-equal gives p = 1)
+        p_value = float(stats.wilcoxon(d, zero_method="zsplit", alternative="two-sided").pvalue)
+    done = _verdict(measured, config, t, ratio, low, high, p_value, caught)
+    return replace(done, reason=f"{done.reason} (paired over {d.size} rounds, Wilcoxon signed-rank)")
+
+
+def _verdict(
+    measured: Decision, config: GateConfig, t: float, ratio: float, low: float, high: float, p_value: float,
+    caught: Sequence[warnings.WarningMessage],
+) -> Decision:
+    alpha = config.alpha
     if caught or not all(math.isfinite(x) for x in (low, high, p_value)):
         why = "; ".join(f"{w.category.__name__}: {w.message}" for w in caught) or "non-finite statistics"
         return replace(measured, reason=f"statistics unreliable ({why})", ratio=ratio)
@@ -273,9 +329,13 @@ def decide(
     config: GateConfig | None = None,
     *,
     benchmark: str = "",
+    matched: bool = False,
 ) -> Decision:
     """Decide one benchmark from its base and head samples (see the module docstring for the rule).
 
+    ``matched``: base[k] and head[k] were measured together (round k of an interleaved gate run); then
+    the metrics in ``config.paired_kinds`` are decided paired, which needs as many head as base values
+    and at least ``config.min_pairs()`` of them.
     Unusable samples (empty, NaN or inf, too few, non-positive time or memory) give ``Verdict.ERROR``;
     an unknown ``kind`` raises ``ValueError``.
 
@@ -299,11 +359,20 @@ def decide(
                 )
             elif float(arr.min()) <= 0:
                 problems.append(f"{side}: non-positive {checked_kind} sample {float(arr.min())!r}")
+    paired = matched and checked_kind in config.paired_kinds
+    if paired and not problems:
+        if b.size != h.size:
+            problems.append(f"paired {checked_kind}: {b.size} base but {h.size} head runs; rounds must match")
+        elif b.size < config.min_pairs():
+            problems.append(
+                f"paired {checked_kind}: {b.size} rounds, but the signed-rank test needs at least "
+                f"{config.min_pairs()} to reach p < {config.alpha:g}: run more rounds"
+            )
     if problems:
         return Decision(benchmark, checked_kind, Verdict.ERROR, "; ".join(problems), n_base=b.size, n_head=h.size)
     if checked_kind == "loss":
         return _loss_decision(benchmark, b, h, config)
-    return _ratio_decision(benchmark, checked_kind, b, h, config)
+    return _ratio_decision(benchmark, checked_kind, b, h, config, paired=paired)
 
 
 @dataclass(frozen=True)
@@ -374,8 +443,11 @@ def evaluate(
     head: str = "",
     machine: str = "",
     env: str = "",
+    matched: bool = False,
 ) -> GateOutcome:
-    """Decide every pair; anything that cannot be decided becomes an ``error`` decision, never a pass."""
+    """Decide every pair; anything that cannot be decided becomes an ``error`` decision, never a pass.
+
+    ``matched``: each pair's base and head values are runs matched by round (see :func:`decide`)."""
     config = config if config is not None else GateConfig()
     decisions = []
     for pair in pairs:
@@ -399,7 +471,8 @@ def evaluate(
             )
         else:
             try:
-                decisions.append(decide(pair.base.values, pair.head.values, str(kind), config, benchmark=name))
+                decisions.append(decide(pair.base.values, pair.head.values, str(kind), config, benchmark=name,
+                                        matched=matched))
             except Exception as exc:  # fail closed: a bug in the rule must not read as a pass
                 decisions.append(Decision(name, kind, Verdict.ERROR, f"internal error: {exc!r}"))
     found = list(problems)
@@ -421,11 +494,17 @@ def evaluate_results(
     config: GateConfig | None = None,
     head_results_dirs: PathLike | Sequence[PathLike] | None = None,
     per_run: bool = False,
+    matched: bool = False,
 ) -> GateOutcome:
     """Load asv's results for ``base`` and ``head`` and decide them all (see :func:`load_pairs`).
 
+    ``matched`` (needs ``per_run`` and ``head_results_dirs``): ``results_dirs[k]`` and ``head_results_dirs[k]``
+    are one round, measured back to back, so ``config.paired_kinds`` are decided paired.
+
     Missing or corrupt results give an outcome with exit code 2 rather than an exception.
     """
+    if matched and not (per_run and head_results_dirs is not None):
+        raise ValueError("matched=True needs per_run=True and head_results_dirs (one head run per base run)")
     try:
         loaded = load_pairs(
             results_dirs, machine, base, head, env=env, bench=bench, head_results_dirs=head_results_dirs,
@@ -433,4 +512,5 @@ def evaluate_results(
         )
     except ResultsError as exc:
         return GateOutcome((), config or GateConfig(), (str(exc),), base, head, machine, env or "")
-    return evaluate(loaded.pairs, config, base=loaded.base_hash, head=loaded.head_hash, machine=machine, env=loaded.env)
+    return evaluate(loaded.pairs, config, base=loaded.base_hash, head=loaded.head_hash, machine=machine, env=loaded.env,
+                    matched=matched)

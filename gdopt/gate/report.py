@@ -19,6 +19,10 @@ __all__ = ["format_quantity", "render_markdown", "render_terminal", "write_repor
 _TIME_SCALES = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
 _BYTE_SCALES = ((2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"), (1.0, "B"))
 _ESTIMATORS = {"median_ratio": "median(head)/median(base)", "hodges_lehmann": "the Hodges–Lehmann ratio head/base"}
+_PAIRED_ESTIMATORS = {
+    "median_ratio": "the median per-round ratio head/base",
+    "hodges_lehmann": "the Hodges–Lehmann pseudo-median of the per-round ratios head/base",
+}
 
 
 def _scale(value: float, unit: str) -> tuple[float, str]:
@@ -99,10 +103,12 @@ def _thresholds(outcome: GateOutcome) -> list[str]:
         "|---|---|---|",
     ]
     for kind, t in band.items():
-        lines.append(
-            f"| {kind} | ±{100 * t:g} % | whole {100 * c.confidence_level:g} % CI of "
-            f"{_ESTIMATORS[c.estimator]} > {1 + t:g} and Mann-Whitney U p < {c.alpha:g} |"
-        )
+        if kind in c.paired_kinds:
+            what = (f"{_PAIRED_ESTIMATORS[c.estimator]} (base and head of a round run back to back) > {1 + t:g} "
+                    f"and Wilcoxon signed-rank p < {c.alpha:g}")
+        else:
+            what = f"{_ESTIMATORS[c.estimator]} > {1 + t:g} and Mann-Whitney U p < {c.alpha:g}"
+        lines.append(f"| {kind} | ±{100 * t:g} % | whole {100 * c.confidence_level:g} % CI of {what} |")
     lines.append(f"| final loss | rel. tol. {c.loss_rtol:g} | \\|head − base\\| > {c.loss_rtol:g}·\\|base\\| |")
     lines += [
         "",
@@ -130,7 +136,7 @@ def render_markdown(outcome: GateOutcome, fingerprint: Mapping[str, object] | No
             "### Performance",
             "",
             "| benchmark | base (median ± ½IQR) | head (median ± ½IQR) | n base/head "
-            f"| head/base [{100 * outcome.config.confidence_level:g} % CI] | p (MWU) | verdict |",
+            f"| head/base [{100 * outcome.config.confidence_level:g} % CI] | p | verdict |",
             "|---|---|---|---|---|---|---|",
         ]
         for d in perf:

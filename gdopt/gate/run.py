@@ -97,8 +97,11 @@ def run_gate(
     echo: bool = True,
 ) -> GateOutcome:
     """Measure ``base_rev`` and ``head_rev`` interleaved and decide; raises GateError if it cannot."""
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 2:
-        raise ValueError(f"rounds must be an int >= 2, got {rounds!r}")
+    config = config or PR_GATE
+    least = config.min_pairs() if config.paired_kinds else 2
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < least:
+        why = f": the signed-rank test on paired {'/'.join(config.paired_kinds)} needs {least}" if least > 2 else ""
+        raise ValueError(f"rounds must be an int >= {least}{why}, got {rounds!r}")
     if bench is not None:
         try:
             re.compile(bench)
@@ -164,8 +167,8 @@ def run_gate(
         if group:
             only = "^(?:" + "|".join(re.escape(n) for n in group) + ")$"
             outcomes.append(evaluate_results(
-                dirs["base"][:runs], MACHINE, base, head, bench=only, config=config or PR_GATE,
-                head_results_dirs=dirs["head"][:runs], per_run=True,
+                dirs["base"][:runs], MACHINE, base, head, bench=only, config=config,
+                head_results_dirs=dirs["head"][:runs], per_run=True, matched=True,
             ))
     outcome = _combined(outcomes)
     if report is not None:
@@ -234,7 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("base", nargs="?", default="main", help="base commit (default: main)")
     parser.add_argument("head", nargs="?", default="HEAD", help="head commit (default: HEAD); may equal base")
     parser.add_argument("--bench", default=None, metavar="REGEX", help="only gate benchmarks matching REGEX")
-    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help=f"asv runs per commit (default {DEFAULT_ROUNDS}; memory in the first {MEMORY_ROUNDS}, final loss in the first {LOSS_ROUNDS})")
+    parser.add_argument(
+        "--rounds", type=int, default=DEFAULT_ROUNDS,
+        help=f"asv runs per commit (default {DEFAULT_ROUNDS}; memory in the first {MEMORY_ROUNDS}, "
+        f"final loss in the first {LOSS_ROUNDS})",
+    )
     parser.add_argument("--report", default="gate-report.md", help="markdown report (default gate-report.md)")
     parser.add_argument("--repo", default=".", help="the git repository (default: .)")
     parser.add_argument("--work", default=None, help="where the runs' results go (default .asv/gate/<time>)")
