@@ -111,3 +111,40 @@ def test_gate_power_default_rounds_match_the_gate() -> None:
     from benchmarks.gate_power import DEFAULT_ROUNDS
 
     assert DEFAULT_ROUNDS == run.DEFAULT_ROUNDS
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--skip-gate"], "--skip-gate leaves nothing to run without --asv-continuous"),
+    (["--rounds", "1"], "--rounds must be >= 2"),
+    (["--cases", "noop,fast"], "unknown case(s) ['fast']"),
+])
+def test_gate_power_rejects_bad_arguments_before_measuring(argv, message, capsys, tmp_path, monkeypatch):
+    from benchmarks import gate_power
+
+    monkeypatch.chdir(tmp_path)  # nothing is cloned: the arguments are refused first
+    with pytest.raises(SystemExit) as exc:
+        gate_power.main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["noop", "slow10", "slow5", "mem20", "lr1"])
+def test_gate_power_patches_are_valid_python(case, tmp_path):
+    """Each controlled change applies to today's gdopt and still compiles (the injection points exist)."""
+    import shutil
+
+    from benchmarks import gate_power
+
+    root = Path(__file__).resolve().parents[1]
+    for rel in (gate_power.TRAIN, "gdopt/optimizers.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / rel, tmp_path / rel)
+    gate_power._patch(tmp_path, case, {"gd": 2.0, "minibatch": 2.0, "sgd": 2.0})
+    changed = [rel for rel in (gate_power.TRAIN, "gdopt/optimizers.py")
+               if (tmp_path / rel).read_text() != (root / rel).read_text()]
+    assert changed == (["gdopt/optimizers.py"] if case == "lr1" else [gate_power.TRAIN])
+    for rel in changed:
+        compile((tmp_path / rel).read_text(), rel, "exec")
+    if case.startswith("slow"):
+        text = (tmp_path / gate_power.TRAIN).read_text()
+        assert text.index("_entered = time.perf_counter()") < text.index("p = plan(") < text.index("_until =")
