@@ -6,9 +6,10 @@
    installs each commit in its own virtualenv (TensorFlow installed once, the commit's wheel per run).
    Time is measured in every round; memory, steadier, in the first ``MEMORY_ROUNDS``; the final loss,
    deterministic, in the first ``LOSS_ROUNDS``: each round costs only what its metrics need.
-3. Reduce each run to its median (the runs, not the samples inside one process, are independent), pool
-   the runs and decide per benchmark (:mod:`gdopt.gate.decide`), write the markdown report and the
-   terminal table, and exit 0 pass, 1 regression or numerics changed, 2 could not measure.
+3. Reduce each run to its median (the runs, not the samples inside one process, are independent) and
+   decide per benchmark (:mod:`gdopt.gate.decide`): time paired by round (base and head of a round ran
+   back to back), memory and loss on the pooled runs; write the markdown report and the terminal table,
+   and exit 0 pass, 1 regression or numerics changed, 2 could not measure.
 """
 
 from __future__ import annotations
