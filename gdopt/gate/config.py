@@ -98,7 +98,7 @@ class GateConfig:
     Metrics in ``paired_kinds`` are decided on matched runs when the caller has them (base and head run k
     measured back to back, as ``nox -s gate`` does): r from the per-run log ratios d_k = log h_k − log b_k
     (their Hodges–Lehmann pseudo-median, or their median), p from the Wilcoxon signed-rank test on d.
-    Pairing cancels what drifts between rounds. The signed-rank test needs at least ``min_pairs(alpha)``
+    Pairing cancels what drifts between rounds. The signed-rank test needs at least ``min_pairs()``
     pairs to be able to reach p < alpha at all.
 
     The final loss is deterministic: |head − base| > ``loss_rtol``·|base| is a numerics change.
@@ -170,7 +170,7 @@ class GateConfig:
 #: memory; run-to-run CV 2–6 % on a 2-core runner). A 5 % bound on the CI's edge could flag a true 5 %
 #: slowdown only about half the time (the CI is centred on 1.05), so time uses a 1 % band with a 95 %
 #: interval and the Hodges–Lehmann estimates, and time is paired by round: base and head of one round run
-#: back to back, so their log ratio cancels the machine's drift (in 98 recorded gate runs the paired
+#: back to back, so their log ratio cancels the machine's drift (over 36 recorded gate runs the paired
 #: spread was 0.76x the unpaired one). Measured by benchmarks/gate_power.py; see the README for the rates.
 PR_GATE = GateConfig(
     time_threshold=0.01, memory_threshold=0.05, confidence_level=0.95, alpha=0.05, estimator="hodges_lehmann",
