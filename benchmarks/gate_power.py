@@ -129,8 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in cases if c not in CASES]
-    if args.rounds < 2:
-        parser.error(f"--rounds must be >= 2, got {args.rounds}")
+    from gdopt.gate.config import PR_GATE  # here, not at the top: asv imports this module where scipy is absent
+
+    least = PR_GATE.min_pairs()  # what the gate itself accepts (paired time needs it to reach p < alpha)
+    if args.rounds < least:
+        parser.error(f"--rounds must be >= {least} (the gate's paired time test), got {args.rounds}")
     if args.skip_gate and not args.asv_continuous:
         parser.error("--skip-gate leaves nothing to run without --asv-continuous")
     if unknown or args.trials < 1:

@@ -115,7 +115,8 @@ def test_gate_power_default_rounds_match_the_gate() -> None:
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--skip-gate"], "--skip-gate leaves nothing to run without --asv-continuous"),
-    (["--rounds", "1"], "--rounds must be >= 2"),
+    (["--rounds", "1"], "--rounds must be >= 6"),
+    (["--rounds", "5"], "--rounds must be >= 6 (the gate's paired time test), got 5"),
     (["--cases", "noop,fast"], "unknown case(s) ['fast']"),
 ])
 def test_gate_power_rejects_bad_arguments_before_measuring(argv, message, capsys, tmp_path, monkeypatch):
