@@ -1,6 +1,9 @@
 """gdopt.train: hand-computed epochs, step counts, determinism, tracing, convergence, bad input."""
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -187,3 +190,19 @@ def test_gpu_matches_cpu(small, name):
 def test_cpu_device_runs(small):
     result = gdopt.train(gdopt.SampleModel(3, 5, 0), small, OPTS["gd"], epochs=1, device="cpu")
     assert math.isfinite(result.final_loss)
+
+
+def test_training_leaves_no_autograph_files(tmp_path):
+    """The loop is traced without AutoGraph: a fresh process that trains and exits without cleanup
+    (as asv's forked benchmarks do) leaves no converted source in the temporary directory."""
+    code = (
+        "import os, gdopt\n"
+        "data = gdopt.make_regression(n_samples=64, n_features=3, seed=0)\n"
+        "for opt in (gdopt.BatchGD(0.1), gdopt.MiniBatchGD(0.1, batch_size=16), gdopt.SGD(0.01)):\n"
+        "    gdopt.train(gdopt.SampleModel(n_features=3, hidden=5, seed=0), data, opt, epochs=2, device='cpu')\n"
+        "os._exit(0)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
