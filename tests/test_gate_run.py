@@ -149,3 +149,28 @@ def test_gate_power_patches_are_valid_python(case, tmp_path):
     if case.startswith("slow"):
         text = (tmp_path / gate_power.TRAIN).read_text()
         assert text.index("_entered = time.perf_counter()") < text.index("p = plan(") < text.index("_until =")
+
+
+def test_asv_environ_keeps_existing_xla_flags(tmp_path):
+    env = run.asv_environ(tmp_path, {"TF_XLA_FLAGS": "--tf_xla_auto_jit=0", "PATH": "/bin"})
+    assert env["PATH"] == "/bin"
+    assert env["TF_XLA_FLAGS"] == f"--tf_xla_auto_jit=0 --tf_xla_persistent_cache_directory={tmp_path / run.XLA_CACHE}"
+    assert run.asv_environ(tmp_path, {})["TF_XLA_FLAGS"].startswith("--tf_xla_persistent")
+
+
+def test_asv_environ_makes_tensorflow_cache_the_compiled_loop(tmp_path):
+    """The flag is TensorFlow's, spelled as this TensorFlow reads it: a training process writes the cache."""
+    import sys
+
+    code = (
+        "import os, gdopt\n"
+        "data = gdopt.make_regression(n_samples=64, n_features=3, seed=0)\n"
+        "model = gdopt.SampleModel(n_features=3, hidden=5, seed=0)\n"
+        "gdopt.train(model, data, gdopt.SGD(0.01), epochs=1, device='cpu')\n"
+        "os._exit(0)\n"
+    )
+    env = run.asv_environ(tmp_path)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert list((tmp_path / run.XLA_CACHE).glob("*XLA_CPU_JIT*")), proc.stderr[-2000:]
