@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,8 +161,6 @@ def test_asv_environ_keeps_existing_xla_flags(tmp_path):
 
 def test_asv_environ_makes_tensorflow_cache_the_compiled_loop(tmp_path):
     """The flag is TensorFlow's, spelled as this TensorFlow reads it: a training process writes the cache."""
-    import sys
-
     code = (
         "import os, gdopt\n"
         "data = gdopt.make_regression(n_samples=64, n_features=3, seed=0)\n"
