@@ -2,8 +2,8 @@
 
 1. Resolve both commits; refuse a dirty tree where it would change what is measured.
 2. Run asv's gate suite (``benchmarks/gate.py``) ``rounds`` times per commit, interleaved A B B A A B …,
-   each run a fresh ``asv run`` (fresh processes) writing to its own results directory; asv builds and
-   installs each commit in its own virtualenv (TensorFlow installed once, the commit's wheel per run);
+   each run a fresh ``asv run`` (fresh processes) writing to its own results directory; asv builds each
+   commit's wheel and installs it into one shared virtualenv (TensorFlow installed once, the wheel per run);
    the runs share one XLA compilation cache, so only a commit's first process compiles the loop.
    Time is measured in every round; memory, steadier, in the first ``MEMORY_ROUNDS``; the final loss,
    deterministic, in the first ``LOSS_ROUNDS``: each round costs only what its metrics need.
