@@ -1,4 +1,4 @@
-"""nox sessions for gdopt: ``nox --list`` is the menu. Logic lives in gdopt/ and benchmarks/."""
+"""nox sessions for gdopt: ``nox --list`` is the menu. Logic lives in harness/ (perfharness) and benchmarks/."""
 
 from __future__ import annotations
 
@@ -16,11 +16,9 @@ ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def _harness(session: nox.Session) -> None:
-    """The asv-driving environment: the bench extra and gdopt itself without TensorFlow (asv installs
-    TensorFlow in its own environments; the harness's modules never import it)."""
-    bench_extra = nox.project.load_toml("pyproject.toml")["project"]["optional-dependencies"]["bench"]
-    session.install(*bench_extra, "psutil", "numpy")
-    session.install("--no-deps", "-e", ".")
+    """The asv-driving environment: the harness (perfharness) alone, without TensorFlow (asv installs
+    TensorFlow and gdopt in its own environments; the harness never imports the library it measures)."""
+    session.install("-e", "./harness")
 
 
 def _exit_with(session: nox.Session, *args: str) -> None:
@@ -37,32 +35,33 @@ def _exit_with(session: nox.Session, *args: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (add ``-m "not slow"`` to skip the end-to-end tests)."""
-    session.install("-e", ".[test,bench,dev]")
+    session.install("-e", ".[test]", "-e", "./harness[test]")
     session.run("pytest", *(session.posargs or ["-q"]), env=ENV)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff, mypy, and the GitHub workflows (schema + zizmor)."""
-    session.install("-e", ".[test,bench,dev]")
-    session.run("ruff", "check", "gdopt", "benchmarks", "tests", "noxfile.py")
+    session.install("-e", ".[test,dev]", "-e", "./harness[test,dev]")
+    session.run("ruff", "check", "gdopt", "harness", "benchmarks", "tools", "tests", "noxfile.py")
     session.run("mypy")
-    session.run("python", "-m", "gdopt.site.workflows_lint")
+    session.run("python", "-m", "perfharness.site.workflows_lint")
 
 
 @nox.session(default=False)
 def speed(session: nox.Session) -> None:
     """gdopt vs Keras fit vs NumPy, interleaved in one process (the README's speed table)."""
     session.install("-e", ".")
-    session.run("python", "-m", "benchmarks.speed", *session.posargs, env=ENV)
+    session.run("python", "-m", "tools.speed", *session.posargs, env=ENV)
 
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """The main job: asv run for HEAD on this machine, then publish the site (posargs go to asv run)."""
     _harness(session)
-    session.run("python", "-m", "gdopt.bench", "run", *session.posargs, success_codes=[0, 2])
-    session.run("python", "-m", "gdopt.site", "fingerprint", "results")  # GPU identity: asv's machine.json has none
+    session.run("python", "-m", "perfharness.runner", "run", *session.posargs, success_codes=[0, 2])
+    # GPU identity: asv's machine.json has none
+    session.run("python", "-m", "perfharness.site", "fingerprint", "results")
     publish(session)
 
 
@@ -70,14 +69,14 @@ def bench(session: nox.Session) -> None:
 def history(session: nox.Session) -> None:
     """asv run over the commits on main not yet measured (or the range in posargs)."""
     _harness(session)
-    session.run("python", "-m", "gdopt.bench", "history", *session.posargs, success_codes=[0, 2])
+    session.run("python", "-m", "perfharness.runner", "history", *session.posargs, success_codes=[0, 2])
 
 
 @nox.session(default=False)
 def matrix(session: nox.Session) -> None:
     """The suite across Python × TensorFlow × device; each cell lands under its own asv environment."""
     _harness(session)
-    session.run("python", "-m", "gdopt.bench", "matrix", *session.posargs, success_codes=[0, 2])
+    session.run("python", "-m", "perfharness.runner", "matrix", *session.posargs, success_codes=[0, 2])
 
 
 @nox.session(default=False)
@@ -86,7 +85,7 @@ def merge(session: nox.Session) -> None:
     _harness(session)
     if len(session.posargs) < 2:
         session.error("usage: nox -s merge -- DEST SRC [SRC ...]")
-    _exit_with(session, "-m", "gdopt.site", "merge", *session.posargs)
+    _exit_with(session, "-m", "perfharness.site", "merge", *session.posargs)
 
 
 @nox.session(default=False)
@@ -94,8 +93,8 @@ def publish(session: nox.Session) -> None:
     """asv publish into html/, vendored for offline use, plus gdopt's summary page."""
     _harness(session)
     session.run("asv", "publish")
-    session.run("python", "-m", "gdopt.site", "offline", "html")
-    session.run("python", "-m", "gdopt.site", "summary", "results", "html")
+    session.run("python", "-m", "perfharness.site", "offline", "html")
+    session.run("python", "-m", "perfharness.site", "summary", "results", "html")
 
 
 @nox.session(default=False)
@@ -110,14 +109,14 @@ def preview(session: nox.Session) -> None:
 def gate(session: nox.Session) -> None:
     """PR gate: ``nox -s gate -- BASE HEAD [--bench REGEX]``; exit 0 pass, 1 regression, 2 could not measure."""
     _harness(session)
-    _exit_with(session, "-m", "gdopt.gate.run", *session.posargs)
+    _exit_with(session, "-m", "perfharness.gate.run", *session.posargs)
 
 
 @nox.session(default=False)
 def gate_power(session: nox.Session) -> None:
     """The gate's measured power: controlled changes on top of HEAD, K trials each (slow)."""
     _harness(session)
-    _exit_with(session, "-m", "benchmarks.gate_power", *session.posargs)
+    _exit_with(session, "-m", "tools.gate_power", *session.posargs)
 
 
 @nox.session(default=False)
@@ -126,4 +125,4 @@ def bisect(session: nox.Session) -> None:
     _harness(session)
     if len(session.posargs) != 3:
         session.error("usage: nox -s bisect -- GOOD BAD BENCHMARK")
-    session.run("python", "-m", "gdopt.bench", "bisect", *session.posargs)
+    session.run("python", "-m", "perfharness.runner", "bisect", *session.posargs)

@@ -54,16 +54,16 @@ TRACK = {"rounds": 2, "repeat": 1, "timeout": 300}
 GATE_N_SAMPLES = 65536
 GATE_EPOCHS = {"gd": 30, "minibatch": 4, "sgd": 1}
 
-# The RSS sampler's interval: the exact peak comes from the kernel's high-water mark (gdopt.probes.host),
+# The RSS sampler's interval: the exact peak comes from the kernel's high-water mark (perfharness.probes.host),
 # the thread's reads are the cross-check; every 5 ms they cost the training 1-4 %, every 50 ms ≤ ~1 %.
 RSS_INTERVAL_S = 0.05
 
 
 def memory_setup() -> None:
     """First thing in a memory benchmark's setup: glibc's mmap threshold fixed, so the training's buffers
-    are counted alike in every process (gdopt.probes.host.pin_mmap_threshold). Memory benchmarks are
+    are counted alike in every process (perfharness.probes.host.pin_mmap_threshold). Memory benchmarks are
     their own classes, so the time benchmarks run with the allocator's defaults."""
-    from gdopt.probes.host import pin_mmap_threshold
+    from perfharness.probes.host import pin_mmap_threshold
 
     pin_mmap_threshold()
 

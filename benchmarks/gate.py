@@ -7,8 +7,9 @@ It lives beside the full suites so it is also part of every ``asv run`` and of t
 
 from __future__ import annotations
 
+from perfharness.probes.host import PeakRSSSampler
+
 import gdopt
-from gdopt.probes.host import PeakRSSSampler
 
 from . import common
 

@@ -6,8 +6,9 @@ n/a; nothing is faked. The GPU's identity goes with the results through the mach
 
 from __future__ import annotations
 
+from perfharness.probes import nvml, tf_memory
+
 import gdopt
-from gdopt.probes import nvml, tf_memory
 
 from . import common
 

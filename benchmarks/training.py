@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
+from perfharness.probes.host import PeakRSSSampler
+
 import gdopt
-from gdopt.probes.host import PeakRSSSampler
 
 from . import common
 

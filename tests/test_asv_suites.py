@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def _asv(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    from gdopt.bench import asv_config
+    from perfharness.runner import asv_config
 
     conf = asv_config(ROOT, tmp_path / "asv.conf.json", results_dir=str(tmp_path / "results"),
                       html_dir=str(tmp_path / "html"))

@@ -1,11 +1,11 @@
-"""gdopt.bench: the matrix's cells and asv configuration variants (no asv run)."""
+"""perfharness.runner: the matrix's cells and asv configuration variants (no asv run)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import gdopt.bench as bench
+import perfharness.runner as bench
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,7 @@ def _asv_env_modules() -> set[str]:
     text = re.sub(r"^\s*//.*$", "", (ROOT / "asv.conf.json").read_text(), flags=re.M)
     reqs = json.loads(text)["matrix"]["req"]
     # gdopt's own dependencies come with its wheel; keras comes with TensorFlow.
-    return {IMPORT_NAMES.get(r, r.replace("-", "_")) for r in reqs} | {"gdopt", "keras", "benchmarks"}
+    return {IMPORT_NAMES.get(r, r.replace("-", "_")) for r in reqs} | {"gdopt", "keras", "benchmarks", "perfharness"}
 
 
 def _top_level_imports(path: Path) -> set[str]:
@@ -49,7 +49,7 @@ HARNESS_ONLY = ("scipy", "matplotlib", "asv", "nox", "selenium", "pytest")
 
 def test_benchmark_modules_import_in_discovery_without_harness_dependencies() -> None:
     """The same, transitively: each module imported as asv's discovery does, with the harness's packages
-    made unimportable (a ``from gdopt.gate import ...`` pulls in scipy, for one)."""
+    made unimportable (a ``from perfharness.gate import ...`` pulls in scipy, for one)."""
     code = textwrap.dedent(f"""
         import importlib, importlib.abc, sys
         sys.argv = ["benchmark.py", "discover"]

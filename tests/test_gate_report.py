@@ -12,12 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from gdopt.gate.__main__ import main, parse_config
-from gdopt.gate.asv_results import ResultsError, load_machine_info, load_pairs
-from gdopt.gate.config import GateConfig
-from gdopt.gate.decide import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, Verdict, evaluate, evaluate_results
-from gdopt.gate.report import format_quantity, render_markdown, render_terminal, write_report
+from perfharness.gate.__main__ import main, parse_config
+from perfharness.gate.asv_results import ResultsError, load_machine_info, load_pairs
+from perfharness.gate.config import GateConfig
+from perfharness.gate.decide import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, Verdict, evaluate, evaluate_results
+from perfharness.gate.report import format_quantity, render_markdown, render_terminal, write_report
 
 asv_results = pytest.importorskip("asv.results")
 asv_runner = pytest.importorskip("asv.runner")
@@ -378,7 +377,7 @@ def test_cli_subprocess_exit_codes(tmp_path, head_kwargs, code, headline, expect
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     proc = subprocess.run(
-        [sys.executable, "-m", "gdopt.gate", *cli_args(dirs), "--report", str(report)],
+        [sys.executable, "-m", "perfharness.gate", *cli_args(dirs), "--report", str(report)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from gdopt.gate import run
-from gdopt.gate.config import GateConfig
+from perfharness.gate import run
+from perfharness.gate.config import GateConfig
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -91,7 +90,7 @@ def test_round_selection_without_memory(name, selected):
     """Rounds after MEMORY_ROUNDS leave out what metric_kind calls memory, and only that."""
     import re
 
-    from gdopt.gate.config import metric_kind
+    from perfharness.gate.config import metric_kind
 
     pattern = run.round_selection(None, with_loss=True, with_memory=False)
     assert bool(re.search(pattern, name)) is selected
@@ -109,7 +108,7 @@ def test_rounds_per_metric() -> None:
 
 
 def test_gate_power_default_rounds_match_the_gate() -> None:
-    from benchmarks.gate_power import DEFAULT_ROUNDS
+    from tools.gate_power import DEFAULT_ROUNDS
 
     assert DEFAULT_ROUNDS == run.DEFAULT_ROUNDS
 
@@ -121,7 +120,7 @@ def test_gate_power_default_rounds_match_the_gate() -> None:
     (["--cases", "noop,fast"], "unknown case(s) ['fast']"),
 ])
 def test_gate_power_rejects_bad_arguments_before_measuring(argv, message, capsys, tmp_path, monkeypatch):
-    from benchmarks import gate_power
+    from tools import gate_power
 
     monkeypatch.chdir(tmp_path)  # nothing is cloned: the arguments are refused first
     with pytest.raises(SystemExit) as exc:
@@ -135,7 +134,7 @@ def test_gate_power_patches_are_valid_python(case, tmp_path):
     """Each controlled change applies to today's gdopt and still compiles (the injection points exist)."""
     import shutil
 
-    from benchmarks import gate_power
+    from tools import gate_power
 
     root = Path(__file__).resolve().parents[1]
     for rel in (gate_power.TRAIN, "gdopt/optimizers.py"):

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 from loopback import offline_chrome, serve
-
-from gdopt.site import offline
-from gdopt.site.merge import merge_results
-from gdopt.site.summary import build_summary
+from perfharness.site import offline
+from perfharness.site.merge import merge_results
+from perfharness.site.summary import build_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = (
@@ -45,8 +44,8 @@ def history(tmp_path_factory):
                     "second"], check=True)
     env = {**os.environ, "HOME": str(tmp), "GDOPT_MACHINE": "e2e"}
     py = [sys.executable, "-m"]
-    _run(*py, "gdopt.bench", "history", "--", "--quick", "--bench", TINY, "HEAD~2..HEAD", cwd=repo, env=env)
-    _run(*py, "gdopt.site", "fingerprint", "results", cwd=repo, env=env)
+    _run(*py, "perfharness.runner", "history", "--", "--quick", "--bench", TINY, "HEAD~2..HEAD", cwd=repo, env=env)
+    _run(*py, "perfharness.site", "fingerprint", "results", cwd=repo, env=env)
     _run(*py, "asv", "publish", cwd=repo, env=env)
     offline.make_offline(repo / "html", offline.default_cache_dir())
     build_summary(repo / "results", repo / "html", repo)

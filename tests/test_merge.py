@@ -1,4 +1,4 @@
-"""gdopt.site.merge: shards written by asv's own Results API, merged and read back with asv's loaders."""
+"""perfharness.site.merge: shards written by asv's own Results API, merged and read back with asv's loaders."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ asv_results = pytest.importorskip("asv.results")
 from asv import util as asv_util  # noqa: E402
 from asv.machine import Machine  # noqa: E402
 from asv.runner import BenchmarkResult  # noqa: E402
-
-from gdopt.site import atomic  # noqa: E402
-from gdopt.site.__main__ import main  # noqa: E402
-from gdopt.site.merge import MergeError, merge_results  # noqa: E402
+from perfharness.site import atomic  # noqa: E402
+from perfharness.site.__main__ import main  # noqa: E402
+from perfharness.site.merge import MergeError, merge_results  # noqa: E402
 
 C1 = "1111111111111111111111111111111111111111"
 C2 = "2222222222222222222222222222222222222222"

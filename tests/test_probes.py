@@ -1,4 +1,4 @@
-"""Tests of gdopt.probes on real processes; GPU tests are marked ``gpu`` and skip with the reason.
+"""Tests of perfharness.probes on real processes; GPU tests are marked ``gpu`` and skip with the reason.
 
 NVML's bookkeeping (energy method, mJ → J, memory peak, error paths) is also checked against a
 stand-in ``pynvml`` module, so it is exercised on hosts without a GPU.
@@ -22,10 +22,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import perfharness.probes as probes
 import pytest
-
-import gdopt.probes as probes
-from gdopt.probes import (
+from perfharness.probes import (
     ENERGY_METHODS,
     FINGERPRINT_KEYS,
     GpuEnergyMeter,
@@ -42,8 +41,8 @@ from gdopt.probes import (
     tf_peak_memory_mb,
     trapezoid_energy_j,
 )
-from gdopt.probes.__main__ import main as probes_main
-from gdopt.probes.fingerprint import TENSORFLOW_DISTRIBUTIONS
+from perfharness.probes.__main__ import main as probes_main
+from perfharness.probes.fingerprint import TENSORFLOW_DISTRIBUTIONS
 
 PACKAGE_DIR = Path(probes.__file__).resolve().parent.parent  # the gdopt/ these tests imported
 NVML = nvml_status()
@@ -244,17 +243,17 @@ def test_measure_sampler_overhead_returns_numbers() -> None:
 def test_probes_import_and_run_without_tensorflow() -> None:
     out = run_isolated(
         """
-        import gdopt.probes
-        import gdopt.probes.__main__, gdopt.probes.fingerprint, gdopt.probes.host
-        import gdopt.probes.nvml, gdopt.probes.tf_memory
+        import perfharness.probes
+        import perfharness.probes.__main__, perfharness.probes.fingerprint, perfharness.probes.host
+        import perfharness.probes.nvml, perfharness.probes.tf_memory
         assert ATTEMPTS == [], ATTEMPTS
-        fingerprint = gdopt.probes.machine_fingerprint()
-        gdopt.probes.nvml_status()
-        with gdopt.probes.PeakRSSSampler():
+        fingerprint = perfharness.probes.machine_fingerprint()
+        perfharness.probes.nvml_status()
+        with perfharness.probes.PeakRSSSampler():
             pass
         assert ATTEMPTS == [] and "tensorflow" not in sys.modules, ATTEMPTS
         print(fingerprint["tensorflow_version"])
-        print(gdopt.probes.tf_gpu_unavailable_reason())
+        print(perfharness.probes.tf_gpu_unavailable_reason())
         """,
         blocked=("tensorflow",),
     )
@@ -290,7 +289,7 @@ def test_missing_nvidia_ml_py_gives_a_clean_answer() -> None:
     out = run_isolated(
         """
         import dataclasses, json
-        from gdopt.probes import GpuEnergyMeter, NvmlUnavailableError, machine_fingerprint, nvml_status
+        from perfharness.probes import GpuEnergyMeter, NvmlUnavailableError, machine_fingerprint, nvml_status
         try:
             with GpuEnergyMeter():
                 pass
@@ -482,7 +481,7 @@ def test_cli_main_prints_fingerprint_and_reading(capsys: pytest.CaptureFixture[s
 
 def test_cli_runs_as_a_module() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "gdopt.probes", "--seconds", "0.05", "--json"],
+        [sys.executable, "-m", "perfharness.probes", "--seconds", "0.05", "--json"],
         capture_output=True,
         text=True,
         timeout=180,
@@ -556,7 +555,7 @@ def test_tf_peak_memory_sees_an_allocation() -> None:
 
 _MMAP_CHILD = """
 import sys
-from gdopt.probes.host import PeakRSSSampler, pin_mmap_threshold
+from perfharness.probes.host import PeakRSSSampler, pin_mmap_threshold
 big = bytearray(8 * 2**20); del big  # freeing a mapped 8 MiB block raises glibc's dynamic threshold
 if sys.argv[1] == "pin":
     assert pin_mmap_threshold()

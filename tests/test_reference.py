@@ -4,8 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 import gdopt
-from benchmarks import reference
 from gdopt.model import dense_stack, mse
+from tools import reference
 
 
 def test_reference_gradients_match_tensorflow():

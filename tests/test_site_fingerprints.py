@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from gdopt.site.fingerprints import fingerprint_history, merge_fingerprints, read_fingerprint, write_fingerprint
+from perfharness.site.fingerprints import fingerprint_history, merge_fingerprints, read_fingerprint, write_fingerprint
 
 CPU = {"cpu_model": "x", "gpu_model": None, "gpu_unavailable_reason": "no NVIDIA GPU"}
 GPU = {"cpu_model": "y", "gpu_model": "NVIDIA H200", "cuda_driver_version": "12.4"}

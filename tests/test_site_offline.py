@@ -1,4 +1,4 @@
-"""gdopt.site.offline on a real `asv publish` of a tiny project, then in a real browser with no network."""
+"""perfharness.site.offline on a real `asv publish` of a tiny project, then in a real browser with no network."""
 
 from __future__ import annotations
 
@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 from loopback import Server, offline_chrome, serve
-
-from gdopt.site import offline, vendor
-from gdopt.site.offline import VendorError, make_offline
+from perfharness.site import offline, vendor
+from perfharness.site.offline import VendorError, make_offline
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = "bench_tiny.track_answer"
@@ -229,12 +228,12 @@ def test_unpinned_external_script_is_refused(site: tuple[Path, list[str]], cache
     html = tmp_path / "html"
     html.mkdir()
     (html / "index.html").write_text('<html><head><script src="https://cdn.example.invalid/x.js"></script>')
-    with pytest.raises(VendorError, match=r"cdn\.example\.invalid/x\.js, which gdopt/site/vendor\.py does not pin"):
+    with pytest.raises(VendorError, match=r"cdn\.example\.invalid/x\.js, which site/vendor\.py does not pin"):
         make_offline(html, cache_dir)
 
 
 def test_cli_offline(published: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from gdopt.site.__main__ import main
+    from perfharness.site.__main__ import main
 
     html = tmp_path / "html"
     shutil.copytree(published, html)
@@ -246,7 +245,7 @@ def test_cli_offline(published: Path, cache_dir: Path, tmp_path: Path, capsys: p
 
 def test_merged_shards_publish_like_the_original(published: Path, tmp_path: Path) -> None:
     """Split the real run's results into two shards (one commit each), merge, and `asv publish`."""
-    from gdopt.site.merge import merge_results
+    from perfharness.site.merge import merge_results
 
     project = tmp_path / "proj"
     shutil.copytree(published.parent, project, ignore=shutil.ignore_patterns("html"))
@@ -268,7 +267,7 @@ def test_merged_shards_publish_like_the_original(published: Path, tmp_path: Path
 
 
 def test_site_package_never_imports_tensorflow() -> None:
-    for path in (ROOT / "gdopt" / "site").glob("*.py"):
+    for path in (ROOT / "harness" / "src" / "perfharness" / "site").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom) and node.module:

@@ -1,4 +1,4 @@
-"""gdopt.site.summary on synthetic asv results written with asv's own Results API, then in a real browser."""
+"""perfharness.site.summary on synthetic asv results written with asv's own Results API, then in a real browser."""
 
 from __future__ import annotations
 
@@ -26,9 +26,8 @@ from asv.machine import Machine  # noqa: E402  (after the importorskip above)
 from asv.results import Results, iter_results  # noqa: E402
 from asv.runner import BenchmarkResult  # noqa: E402
 from loopback import Server, offline_chrome, serve  # noqa: E402
-
-from gdopt.site import offline  # noqa: E402
-from gdopt.site.summary import (  # noqa: E402
+from perfharness.site import offline  # noqa: E402
+from perfharness.site.summary import (  # noqa: E402
     FINGERPRINT_FILE,
     LINK_ID,
     SummaryError,
@@ -417,7 +416,7 @@ def test_commits_follow_git_history_not_dates(project: Project, tmp_path: Path) 
 
 
 def test_empty_results_dir_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from gdopt.site.__main__ import main
+    from perfharness.site.__main__ import main
 
     (tmp_path / "results").mkdir()
     assert main(["summary", str(tmp_path / "results"), str(tmp_path / "html")]) == 1
@@ -441,7 +440,7 @@ def test_corrupt_results_file_is_skipped_with_a_warning(
     runs = sorted((results / MACHINE).glob("*-*.json"))
     runs[0].write_text('{"version": 2, "commit_hash": ')  # truncated
     runs[1].write_text(json.dumps({"version": 2, "results": {}}))  # valid JSON, not a results file
-    with caplog.at_level(logging.WARNING, logger="gdopt.site.summary"):
+    with caplog.at_level(logging.WARNING, logger="perfharness.site.summary"):
         text = build_summary(results, tmp_path / "html", project.root).read_text()
     warned = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     assert str(runs[0]) in warned and str(runs[1]) in warned
@@ -450,7 +449,7 @@ def test_corrupt_results_file_is_skipped_with_a_warning(
 
 
 def test_cli_summary(project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from gdopt.site.__main__ import main
+    from perfharness.site.__main__ import main
 
     html_dir = tmp_path / "html"
     assert main(["summary", str(project.results), str(html_dir), "--repo", str(project.root)]) == 0
@@ -484,7 +483,7 @@ def test_asv_does_not_mistake_the_fingerprint_for_results(project: Project) -> N
 
 def test_default_fingerprint_and_cli_stay_free_of_tensorflow(tmp_path: Path) -> None:
     code = (
-        "import sys; from pathlib import Path; import gdopt.site.__main__ as m; "
+        "import sys; from pathlib import Path; import perfharness.site.__main__ as m; "
         f"assert m.main(['fingerprint', {str(tmp_path)!r}, 'here']) == 0; "
         "bad = sorted(k for k in sys.modules if k.split('.')[0] in {'tensorflow', 'keras'}); "
         "assert not bad, bad"

@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 
 import gdopt
-from benchmarks import reference
 from gdopt.training import epoch_order, tracing_count
+from tools import reference
 
 OPTS = {
     "gd": gdopt.BatchGD(learning_rate=0.1),

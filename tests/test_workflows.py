@@ -1,4 +1,4 @@
-"""The GitHub workflows: schema + zizmor + pins via gdopt.site.workflows_lint, and their security shape."""
+"""The GitHub workflows: schema + zizmor + pins via perfharness.site.workflows_lint, and their security shape."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from gdopt.site.workflows_lint import check_pins, main
+from perfharness.site.workflows_lint import check_pins, main
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -36,7 +35,7 @@ def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
 def test_workflow_lint_passes_offline() -> None:
     # Run as a script: the lint environment needs neither TensorFlow nor asv.
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "gdopt" / "site" / "workflows_lint.py")],
+        [sys.executable, str(ROOT / "harness" / "src" / "perfharness" / "site" / "workflows_lint.py")],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -8,14 +8,14 @@ the change points asv's step detection finds in each benchmark's history, and th
 The page is plain HTML with inline CSS and loads nothing from another host; :func:`link_summary` puts a
 "gdopt summary" link into the navigation bar of asv's ``index.html``.
 
-The fingerprint (:func:`gdopt.probes.machine_fingerprint`, GPU included) lives in
+The fingerprint (:func:`perfharness.probes.machine_fingerprint`, GPU included) lives in
 ``<results>/<machine>/fingerprint.jsonl`` (:func:`write_fingerprint`): asv 0.6.6 tries to load every
 ``*.json`` anywhere below the results folder as a results file and warns about each one it cannot, so
 the file must not end in ``.json``; one JSON object per line, a line appended only when the machine changed.
 
 Example::
 
-    asv publish && python -m gdopt.site offline html && python -m gdopt.site summary results html
+    asv publish && python -m perfharness.site offline html && python -m perfharness.site summary results html
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from asv.benchmarks import Benchmarks
 from asv.machine import Machine
 from asv.results import Results
 
-from gdopt.site.atomic import write_atomic
-from gdopt.site.fingerprints import FINGERPRINT_FILE, fingerprint_path, read_fingerprint, write_fingerprint
+from perfharness.site.atomic import write_atomic
+from perfharness.site.fingerprints import FINGERPRINT_FILE, fingerprint_path, read_fingerprint, write_fingerprint
 
 __all__ = [
     "FINGERPRINT_FILE",
@@ -886,7 +886,7 @@ def _fingerprint(section: Section, results_dir: Path) -> str:
             rows.append(("GPU", f"no GPU: {fp.get('gpu_unavailable_reason') or 'none reported'}"))
         note = (
             f'<p class="note">Recorded {_esc(fp.get("recorded_at") or "at an unknown time")} by '
-            f"<code>gdopt.probes.machine_fingerprint()</code>.</p>"
+            f"<code>perfharness.probes.machine_fingerprint()</code>.</p>"
         )
     body = [f"<th>{_esc(k)}</th><td>{_esc('—' if v is None else v)}</td>" for k, v in rows]
     return f'<table class="kv"><tbody>{"".join(f"<tr>{r}</tr>" for r in body)}</tbody></table>{note}'

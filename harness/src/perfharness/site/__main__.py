@@ -1,5 +1,5 @@
-"""Command line: ``python -m gdopt.site offline HTML_DIR``, ``merge DEST SRC...``, ``summary RESULTS_DIR HTML_DIR``
-and ``fingerprint RESULTS_DIR MACHINE``."""
+"""Command line: ``python -m perfharness.site offline HTML_DIR``, ``merge DEST SRC...``,
+``summary RESULTS_DIR HTML_DIR`` and ``fingerprint RESULTS_DIR MACHINE``."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gdopt.site.fingerprints import write_fingerprint
-from gdopt.site.merge import MergeError, merge_results
-from gdopt.site.offline import VendorError, default_cache_dir, make_offline
-from gdopt.site.summary import SummaryError, build_summary
+from perfharness.site.fingerprints import write_fingerprint
+from perfharness.site.merge import MergeError, merge_results
+from perfharness.site.offline import VendorError, default_cache_dir, make_offline
+from perfharness.site.summary import SummaryError, build_summary
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gdopt.site", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m perfharness.site", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     off = sub.add_parser("offline", help="vendor the CDN assets into a published asv site")
     off.add_argument("html_dir", type=Path, help="the folder `asv publish` wrote (html_dir)")
@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {build_summary(args.results_dir, args.html_dir, args.repo)}")
             return 0
         if args.command == "fingerprint":
-            from gdopt.bench import machine_name
+            from perfharness.runner import machine_name
 
             print(f"wrote {write_fingerprint(args.results_dir, args.machine or machine_name())}")
             return 0

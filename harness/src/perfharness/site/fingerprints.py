@@ -1,7 +1,7 @@
 """Machine fingerprints beside asv's results: ``<results>/<machine>/fingerprint.jsonl``.
 
 asv's machine.json has no GPU fields, so the fingerprint (CPU, RAM, GPU model, driver, CUDA, TensorFlow and
-Python versions; :func:`gdopt.probes.machine_fingerprint`) goes here, one JSON line per change. A ``.jsonl``
+Python versions; :func:`perfharness.probes.machine_fingerprint`) goes here, one JSON line per change. A ``.jsonl``
 name because asv 0.6.6 tries to load every ``*.json`` under the results directory as a results file.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gdopt.site.atomic import write_atomic
+from perfharness.site.atomic import write_atomic
 
 __all__ = ["FINGERPRINT_FILE", "fingerprint_history", "fingerprint_path", "merge_fingerprints", "read_fingerprint",
            "write_fingerprint"]
@@ -32,12 +32,12 @@ def fingerprint_path(results_dir: Path, machine: str) -> Path:
 def write_fingerprint(results_dir: Path, machine: str, fingerprint: Mapping[str, Any] | None = None) -> Path:
     """Record this machine's fingerprint beside its asv results; return the file's path.
 
-    ``fingerprint`` defaults to :func:`gdopt.probes.machine_fingerprint` (psutil and NVML, no TensorFlow).
+    ``fingerprint`` defaults to :func:`perfharness.probes.machine_fingerprint` (psutil and NVML, no TensorFlow).
     A line ``{"recorded_at": ISO time, "fingerprint": {...}}`` is appended only when the fingerprint
     differs from the last one recorded, so the file is the machine's history (a driver upgrade shows).
     """
     if fingerprint is None:
-        from gdopt.probes.fingerprint import machine_fingerprint
+        from perfharness.probes.fingerprint import machine_fingerprint
 
         fingerprint = machine_fingerprint()
     path = fingerprint_path(results_dir, machine)

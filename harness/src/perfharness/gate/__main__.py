@@ -2,13 +2,13 @@
 
 Usage::
 
-    python -m gdopt.gate --machine M --base BASE_HASH --head HEAD_HASH \\
+    python -m perfharness.gate --machine M --base BASE_HASH --head HEAD_HASH \\
         [--results DIR ...] [--env NAME] [--bench REGEX] [--report FILE] [--fingerprint FILE.json] \\
         [--set KEY=VALUE ...]
 
 Reads asv's results for the two commits (``--results`` may be repeated to pool several asv runs), decides
 every benchmark, prints an aligned table, writes the markdown report to ``--report`` and appends it to
-``$GITHUB_STEP_SUMMARY`` when set. ``--set`` overrides a :class:`~gdopt.gate.config.GateConfig` field,
+``$GITHUB_STEP_SUMMARY`` when set. ``--set`` overrides a :class:`~perfharness.gate.config.GateConfig` field,
 e.g. ``--set time_threshold=0.1``. The machine fingerprint defaults to asv's ``machine.json``.
 
 Exit status: 0 pass, 1 regression or numerics changed, 2 could not measure (also for bad arguments).
@@ -23,18 +23,18 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from gdopt.gate.asv_results import load_machine_info
-from gdopt.gate.config import GateConfig
-from gdopt.gate.decide import EXIT_ERROR, evaluate_results
-from gdopt.gate.report import render_terminal, write_report
+from perfharness.gate.asv_results import load_machine_info
+from perfharness.gate.config import GateConfig
+from perfharness.gate.decide import EXIT_ERROR, evaluate_results
+from perfharness.gate.report import render_terminal, write_report
 
 __all__ = ["build_parser", "main", "parse_config"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The gate's argument parser (``python -m gdopt.gate --help``)."""
+    """The gate's argument parser (``python -m perfharness.gate --help``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m gdopt.gate",
+        prog="python -m perfharness.gate",
         description="Compare two commits' asv results: exit 0 pass, 1 regression/numerics changed, "
         "2 could not measure.",
     )

@@ -1,4 +1,4 @@
-"""``python -m gdopt.probes``: the machine fingerprint and a short sampled reading; exits 0 without a GPU."""
+"""``python -m perfharness.probes``: the machine fingerprint and a short sampled reading; exits 0 without a GPU."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _show(value: object) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print fingerprint, an RSS reading of a small allocation, and NVML readings when a GPU is present."""
-    parser = argparse.ArgumentParser(prog="python -m gdopt.probes", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m perfharness.probes", description=main.__doc__)
     parser.add_argument("--seconds", type=float, default=0.5, help="length of each sampled reading")
     parser.add_argument("--alloc-mb", type=int, default=64, help="host block allocated during the RSS reading")
     parser.add_argument("--json", action="store_true", help="print the fingerprint as JSON")

@@ -2,7 +2,7 @@
 
 Runs offline (check-jsonschema bundles the workflow schema; zizmor runs with ``--offline``)::
 
-    python -m gdopt.site.workflows_lint [WORKFLOW_DIR]
+    python -m perfharness.site.workflows_lint [WORKFLOW_DIR]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _run(cmd: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run all three checks on the workflow folder; return 0 only if every one passes."""
-    parser = argparse.ArgumentParser(prog="python -m gdopt.site.workflows_lint", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m perfharness.site.workflows_lint", description=__doc__)
     parser.add_argument("workflow_dir", nargs="?", type=Path, default=DEFAULT_DIR)
     args = parser.parse_args(argv)
     files = sorted([*args.workflow_dir.glob("*.yml"), *args.workflow_dir.glob("*.yaml")])

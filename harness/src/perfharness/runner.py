@@ -1,4 +1,4 @@
-"""Driving asv for the nox sessions: ``python -m gdopt.bench {run,history,matrix,bisect} …``.
+"""Driving asv for the nox sessions: ``python -m perfharness.runner {run,history,matrix,bisect} …``.
 
 TensorFlow-free: asv builds each commit in its own virtualenv and runs the suites there.
 """
@@ -139,7 +139,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gdopt.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m perfharness.runner", description=__doc__)
     parser.add_argument("--machine", default=None, help="asv machine name (default $GDOPT_MACHINE or host name)")
     parser.add_argument("--repo", default=".", help="repository root (default .)")
     sub = parser.add_subparsers(dest="command", required=True)

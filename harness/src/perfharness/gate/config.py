@@ -87,7 +87,7 @@ class GateConfig:
 
     For time and memory, with r the ratio head/base (``estimator``: ``"median_ratio"``, median(head) /
     median(base), or ``"hodges_lehmann"``, exp of the median pairwise log difference; see
-    :mod:`gdopt.gate.decide`), [r_lo, r_hi] its bootstrap confidence interval at ``confidence_level``,
+    :mod:`perfharness.gate.decide`), [r_lo, r_hi] its bootstrap confidence interval at ``confidence_level``,
     p the two-sided Mann-Whitney U p-value, and t the metric's threshold:
 
     - regressed:    r_lo > 1 + t  and  p < alpha
@@ -171,7 +171,7 @@ class GateConfig:
 #: slowdown only about half the time (the CI is centred on 1.05), so time uses a 1 % band with a 95 %
 #: interval and the Hodges–Lehmann estimates, and time is paired by round: base and head of one round run
 #: back to back, so their log ratio cancels the machine's drift (over 36 recorded gate runs the paired
-#: spread was 0.76x the unpaired one). Measured by benchmarks/gate_power.py; see the README for the rates.
+#: spread was 0.76x the unpaired one). Measured by tools/gate_power.py; see the README for the rates.
 PR_GATE = GateConfig(
     time_threshold=0.01, memory_threshold=0.05, confidence_level=0.95, alpha=0.05, estimator="hodges_lehmann",
     paired_kinds=("time",),

@@ -1,6 +1,6 @@
-"""Check gdopt.probes' NVML readings against a real GPU load; run by hand on an NVIDIA host.
+"""Check perfharness.probes' NVML readings against a real GPU load; run by hand on an NVIDIA host.
 
-    python benchmarks/gpu_probe_check.py [--seconds 15] [--json readings.json]
+    python tools/gpu_probe_check.py [--seconds 15] [--json readings.json]
 
 Needs nvidia-ml-py, psutil and torch (CUDA), not TensorFlow: gdopt/ is loaded as a bare package, so
 gdopt/__init__.py, which imports TensorFlow, does not run. Measures 2 s idle, then ``--seconds`` of
@@ -30,12 +30,12 @@ def fmt(value: float | None, unit: str) -> str:
 
 
 def load_probes() -> Any:
-    """Import ``gdopt.probes`` without running ``gdopt/__init__.py`` (TensorFlow may be absent)."""
+    """Import ``perfharness.probes`` without running ``gdopt/__init__.py`` (TensorFlow may be absent)."""
     if "gdopt" not in sys.modules:
         package = types.ModuleType("gdopt")
         package.__path__ = [str(Path(__file__).resolve().parents[1] / "gdopt")]
         sys.modules["gdopt"] = package
-    return importlib.import_module("gdopt.probes")
+    return importlib.import_module("perfharness.probes")
 
 
 def gpu_load(torch: Any, device: Any, seconds: float, size: int, ballast_mb: int) -> int:

@@ -9,7 +9,7 @@ leaves a partial file.
 
 Example::
 
-    python -m gdopt.site merge results shard-cpu/results shard-gpu/results
+    python -m perfharness.site merge results shard-cpu/results shard-gpu/results
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from asv.benchmarks import Benchmarks
 from asv.machine import Machine
 from asv.results import Results, get_filename
 
-from gdopt.site.atomic import write_atomic
-from gdopt.site.fingerprints import FINGERPRINT_FILE, merge_fingerprints
+from perfharness.site.atomic import write_atomic
+from perfharness.site.fingerprints import FINGERPRINT_FILE, merge_fingerprints
 
 __all__ = ["Conflict", "MergeError", "MergeReport", "Skipped", "merge_results"]
 

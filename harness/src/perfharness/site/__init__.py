@@ -1,8 +1,8 @@
 """The published benchmark site: self-contained assets and merged results (TensorFlow-free).
 
-Names load lazily, so ``python -m gdopt.site.workflows_lint`` needs neither asv nor the network.
+Names load lazily, so ``python -m perfharness.site.workflows_lint`` needs neither asv nor the network.
 
->>> from gdopt.site import make_offline, merge_results
+>>> from perfharness.site import make_offline, merge_results
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gdopt.site.merge import Conflict, MergeError, MergeReport, Skipped, merge_results
-    from gdopt.site.offline import VendorError, make_offline
+    from perfharness.site.merge import Conflict, MergeError, MergeReport, Skipped, merge_results
+    from perfharness.site.offline import VendorError, make_offline
 
 __all__ = [
     "Conflict",
@@ -37,5 +37,5 @@ _HOME = {
 
 def __getattr__(name: str) -> Any:
     if name in _HOME:
-        return getattr(importlib.import_module(f"gdopt.site.{_HOME[name]}"), name)
-    raise AttributeError(f"module 'gdopt.site' has no attribute {name!r}")
+        return getattr(importlib.import_module(f"perfharness.site.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'perfharness.site' has no attribute {name!r}")

@@ -2,10 +2,10 @@
 
 Importing this package never imports TensorFlow: its modules import only the standard library, psutil
 and (inside functions) ``pynvml`` or ``tensorflow``, so the probes also run where TensorFlow is absent.
-``gdopt/__init__.py`` loads the library's names lazily, so ``import gdopt.probes`` is TensorFlow-free too
-(``benchmarks/gpu_probe_check.py`` still loads the modules by path, for hosts without gdopt's dependencies).
+``gdopt/__init__.py`` loads the library's names lazily, so ``import perfharness.probes`` is TensorFlow-free too
+(``tools/gpu_probe_check.py`` still loads the modules by path, for hosts without gdopt's dependencies).
 
-``python -m gdopt.probes`` prints the fingerprint and a short sampled reading.
+``python -m perfharness.probes`` prints the fingerprint and a short sampled reading.
 """
 
 from .fingerprint import FINGERPRINT_KEYS, Fingerprint, machine_fingerprint

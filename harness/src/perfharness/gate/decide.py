@@ -5,7 +5,7 @@ either as the ratio of medians (``estimator="median_ratio"``)
 
     r = median(h) / median(b)
 
-or as the Hodges–Lehmann ratio (``estimator="hodges_lehmann"``, what :data:`~gdopt.gate.config.PR_GATE` uses),
+or as the Hodges–Lehmann ratio (``estimator="hodges_lehmann"``, what :data:`~perfharness.gate.config.PR_GATE` uses),
 the estimate that goes with the Mann-Whitney U test: the median of all pairwise log ratios,
 
     r = exp(median{ log h_i − log b_j : all i, j }),
@@ -14,7 +14,7 @@ which wastes less of a handful of samples than a median does (asymptotic efficie
 mean's, 0.64 for the median, under normal noise). [r_lo, r_hi] is r's percentile bootstrap confidence
 interval (``scipy.stats.bootstrap``, two independent samples, fixed seed) and p the two-sided
 Mann-Whitney U p-value (``scipy.stats.mannwhitneyu``). With the metric's threshold t and significance α
-(see :class:`~gdopt.gate.config.GateConfig`):
+(see :class:`~perfharness.gate.config.GateConfig`):
 
 - ``regressed``:    r_lo > 1 + t and p < α
 - ``improved``:     r_hi < 1 − t and p < α
@@ -52,11 +52,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
-from gdopt.gate.asv_results import BenchmarkPair, ResultsError, load_pairs
-from gdopt.gate.config import GateConfig, MetricKind, check_kind, metric_kind
+from perfharness.gate.asv_results import BenchmarkPair, ResultsError, load_pairs
+from perfharness.gate.config import GateConfig, MetricKind, check_kind, metric_kind
 
 if TYPE_CHECKING:
-    from gdopt.gate.asv_results import PathLike
+    from perfharness.gate.asv_results import PathLike
 
 __all__ = [
     "EXIT_ERROR",

@@ -107,9 +107,13 @@ def enable_memory_growth() -> MemoryGrowth:
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
         return MemoryGrowth(enabled=(), reason=_no_gpu_reason(tf))
-    from gdopt.devices import enable_memory_growth as set_growth  # the library's own, run at its import
-
-    enabled, failures = set_growth()
+    enabled, failures = [], []
+    for gpu in gpus:  # the harness never imports the library it measures
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+            enabled.append(gpu.name)
+        except RuntimeError as error:  # already initialised: growth can no longer change
+            failures.append(f"{gpu.name}: {error}")
     if failures:
         why = "TensorFlow had already initialised the GPU(s), memory growth unchanged: " + "; ".join(failures)
         return MemoryGrowth(enabled=tuple(enabled), reason=why)

@@ -5,7 +5,7 @@ For a ReLU network ŷ = W₂ᵀ relu(W₁ᵀx + b₁) + b₂ and L = (1/b) Σ (�
     r = ŷ − y,  δ₂ = 2r/b,  ∂W₂ = aᵀδ₂,  ∂b₂ = Σδ₂,
     δ₁ = (δ₂W₂ᵀ) ⊙ [z > 0],  ∂W₁ = xᵀδ₁,  ∂b₁ = Σδ₁
 
-``gdopt.train``'s full-batch step is timed against ``step`` here (``benchmarks/speed.py``), and the
+``gdopt.train``'s full-batch step is timed against ``step`` here (``tools/speed.py``), and the
 tests check that both compute the same gradients.
 """
 

@@ -11,8 +11,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from gdopt.gate.config import metric_unit
-from gdopt.gate.decide import Decision, GateOutcome, Verdict
+from perfharness.gate.config import metric_unit
+from perfharness.gate.decide import Decision, GateOutcome, Verdict
 
 __all__ = ["format_quantity", "render_markdown", "render_terminal", "write_report"]
 

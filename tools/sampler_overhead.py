@@ -1,12 +1,12 @@
-"""What the RSS sampler costs the training it watches: ``python -m benchmarks.sampler_overhead``.
+"""What the RSS sampler costs the training it watches: ``python -m tools.sampler_overhead``.
 
 In one process, per workload and optimizer, ``rounds`` rounds of three training runs on fresh models,
 in rotating order so drift hits all three alike:
 
 * ``plain``: ``gdopt.train`` alone;
-* ``trimmed``: the same after :func:`~gdopt.probes.host.release_free_memory` (untimed), the step the
+* ``trimmed``: the same after :func:`~perfharness.probes.host.release_free_memory` (untimed), the step the
   sampler takes on entry so that the training's allocations show in RSS;
-* ``sampled``: inside a running :class:`~gdopt.probes.host.PeakRSSSampler`.
+* ``sampled``: inside a running :class:`~perfharness.probes.host.PeakRSSSampler`.
 
 Three figures per case, each the median of the per-round ratios minus 1 with a 95 % bootstrap CI (scipy):
 
@@ -31,9 +31,9 @@ import sys
 import time
 
 import numpy as np
+from perfharness.probes.host import PeakRSSSampler, release_free_memory
 
 import gdopt
-from gdopt.probes.host import PeakRSSSampler, release_free_memory
 
 from . import common
 
@@ -112,7 +112,7 @@ def _pct(x: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.sampler_overhead", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.sampler_overhead", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=40, help="rounds of plain/trimmed/sampled (default 40)")
     parser.add_argument("--intervals-ms", type=float, nargs="+", default=[common.RSS_INTERVAL_S * 1e3],
                         help=f"sampling intervals in ms (default {common.RSS_INTERVAL_S * 1e3:g}, the suites')")

@@ -1,4 +1,4 @@
-"""Run the PR gate end to end: ``python -m gdopt.gate.run BASE HEAD`` (what ``nox -s gate`` calls).
+"""Run the PR gate end to end: ``python -m perfharness.gate.run BASE HEAD`` (what ``nox -s gate`` calls).
 
 1. Resolve both commits; refuse a dirty tree where it would change what is measured.
 2. Run asv's gate suite (``benchmarks/gate.py``) ``rounds`` times per commit, interleaved A B B A A B …,
@@ -8,7 +8,7 @@
    Time is measured in every round; memory, steadier, in the first ``MEMORY_ROUNDS``; the final loss,
    deterministic, in the first ``LOSS_ROUNDS``: each round costs only what its metrics need.
 3. Reduce each run to its median (the runs, not the samples inside one process, are independent) and
-   decide per benchmark (:mod:`gdopt.gate.decide`): time paired by round (base and head of a round ran
+   decide per benchmark (:mod:`perfharness.gate.decide`): time paired by round (base and head of a round ran
    back to back), memory and loss on the pooled runs; write the markdown report and the terminal table,
    and exit 0 pass, 1 regression or numerics changed, 2 could not measure.
 """
@@ -26,10 +26,10 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from gdopt.bench import asv_config
-from gdopt.gate.config import PR_GATE, GateConfig, metric_kind
-from gdopt.gate.decide import EXIT_ERROR, GateOutcome, evaluate_results
-from gdopt.gate.report import render_terminal, write_report
+from perfharness.gate.config import PR_GATE, GateConfig, metric_kind
+from perfharness.gate.decide import EXIT_ERROR, GateOutcome, evaluate_results
+from perfharness.gate.report import render_terminal, write_report
+from perfharness.runner import asv_config
 
 __all__ = ["GateError", "asv_environ", "main", "round_selection", "run_gate"]
 
@@ -189,7 +189,7 @@ def run_gate(
             ))
     outcome = _combined(outcomes)
     if report is not None:
-        from gdopt.probes.fingerprint import machine_fingerprint
+        from perfharness.probes.fingerprint import machine_fingerprint
 
         fingerprint = dict(machine_fingerprint())
         fingerprint["rounds per side"] = rounds
@@ -199,7 +199,7 @@ def run_gate(
 
 def round_selection(bench: str | None, *, with_loss: bool, with_memory: bool = True) -> str:
     """asv's ``--bench`` regex for one run: the gate suite, scoped by ``bench``; final losses and memory
-    benchmarks (names as :data:`gdopt.gate.config.METRIC_RULES` reads them) only if asked."""
+    benchmarks (names as :data:`perfharness.gate.config.METRIC_RULES` reads them) only if asked."""
     scope = "" if bench is None else f".*(?:{bench})"
     skip = ("" if with_loss else r"(?!track_final_loss\b)") + (
         "" if with_memory else r"(?!(?:peakmem|mem)_|track_\w*_mb(?:_|\b))")
@@ -228,7 +228,7 @@ def _scan(results_dir: Path, selection: str) -> tuple[list[str], list[str]]:
     """The gate's names of the combinations asv selected in one run, and those that failed (null)."""
     from asv.results import iter_results
 
-    from gdopt.gate.asv_results import combination_name
+    from perfharness.gate.asv_results import combination_name
 
     selected: list[str] = []
     failed: list[str] = []

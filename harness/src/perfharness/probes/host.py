@@ -13,7 +13,7 @@ which); ``missed_peak_mb`` is what sampling missed. "MB" means MiB (2**20 bytes)
 
 Cost: each wake-up of the thread takes a core from the work being measured; on a 2-core box whose
 TensorFlow uses both, reads every 5 ms cost the training 1.7–4 % (``python -m
-benchmarks.sampler_overhead``), and it is the read, not the Python thread, that costs. Since the
+tools.sampler_overhead``), and it is the read, not the Python thread, that costs. Since the
 kernel gives the exact peak, the default interval is 50 ms: a read or two per training run. Where
 the high-water mark cannot be reset (not Linux, another user's process), pass a small ``interval_s``.
 While the measured thread runs pure Python, the sampler also waits for the GIL

@@ -2,13 +2,13 @@
 
 ``asv publish`` copies ``asv/www/index.html``, whose ``<script>``/``<link>`` tags load jQuery, flot,
 bootstrap, stupidtable, md5 and flot-orderbars from public CDNs; offline, the page redirects to asv's
-``error.html``. :func:`make_offline` downloads the pinned npm tarballs (:mod:`gdopt.site.vendor`),
+``error.html``. :func:`make_offline` downloads the pinned npm tarballs (:mod:`perfharness.site.vendor`),
 checks the tarball's sha512 and each file's own hash, copies the files to ``HTML_DIR/vendor/`` and
 points every published HTML file at them.
 
 Example::
 
-    asv publish && python -m gdopt.site offline html
+    asv publish && python -m perfharness.site offline html
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from gdopt.site import vendor
-from gdopt.site.atomic import write_atomic
-from gdopt.site.vendor import NpmPackage, VendorFile
+from perfharness.site import vendor
+from perfharness.site.atomic import write_atomic
+from perfharness.site.vendor import NpmPackage, VendorFile
 
 __all__ = ["VendorError", "default_cache_dir", "external_references", "fetch_package", "make_offline"]
 
@@ -177,7 +177,7 @@ def _rewrite(html: str, prefix: str, where: Path) -> tuple[str, list[str]]:
         f = pinned.get(url.group(4).strip())
         if f is None:
             raise VendorError(
-                f"{where} loads {url.group(4)}, which gdopt/site/vendor.py does not pin (did asv's templates change?)"
+                f"{where} loads {url.group(4)}, which site/vendor.py does not pin (did asv's templates change?)"
             )
         rewritten.append(url.group(4).strip())
         local = posixpath.join(prefix, vendor.local_path(f)) if prefix else vendor.local_path(f)

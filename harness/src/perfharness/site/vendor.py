@@ -1,7 +1,7 @@
 """The one place that pins the JavaScript/CSS that asv's published pages load.
 
 asv 0.6.6 writes ``index.html`` with ``<script>``/``<link>`` tags pointing at public CDNs
-(``asv/www/index.html``). :mod:`gdopt.site.offline` replaces each of those URLs with a copy
+(``asv/www/index.html``). :mod:`perfharness.site.offline` replaces each of those URLs with a copy
 served from the site itself. Every copy comes from an npm registry tarball whose ``dist.integrity``
 is pinned here, and every file taken out of a tarball has its own pinned SHA-256.
 

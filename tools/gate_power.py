@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_ROUNDS = 10  # gdopt.gate.run's; not imported: asv imports this module where scipy is absent
+DEFAULT_ROUNDS = 10  # perfharness.gate.run's; not imported: asv imports this module where scipy is absent
 
 CASES = {
     "noop": "(a) no-op change",
@@ -94,7 +94,7 @@ def _calibrate(repo: Path, env_dir: Path) -> dict[str, float]:
 def _gate(repo: Path, base: str, head: str, env_dir: Path, report: Path, rounds: int) -> tuple[int, float]:
     start = time.perf_counter()
     code = subprocess.run(
-        [sys.executable, "-m", "gdopt.gate.run", base, head, "--repo", str(repo), "--report", str(report),
+        [sys.executable, "-m", "perfharness.gate.run", base, head, "--repo", str(repo), "--report", str(report),
          "--env-dir", str(env_dir), "--work", str(report.with_suffix("")), "--rounds", str(rounds)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     ).returncode
@@ -102,7 +102,7 @@ def _gate(repo: Path, base: str, head: str, env_dir: Path, report: Path, rounds:
 
 
 def _continuous(repo: Path, base: str, head: str, env_dir: Path, log: Path) -> tuple[int, float, bool]:
-    from gdopt.bench import asv_config
+    from perfharness.runner import asv_config
 
     conf = asv_config(repo, log.with_suffix(".conf.json"), env_dir=str(env_dir),
                       results_dir=str(log.with_suffix(".results")))
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in cases if c not in CASES]
-    from gdopt.gate.config import PR_GATE  # here, not at the top: asv imports this module where scipy is absent
+    from perfharness.gate.config import PR_GATE  # here, not at the top: asv imports this module where scipy is absent
 
     least = PR_GATE.min_pairs()  # what the gate itself accepts (paired time needs it to reach p < alpha)
     if args.rounds < least:

@@ -1,11 +1,11 @@
-"""gdopt against its two yardsticks, side by side in one process: ``python -m benchmarks.speed``.
+"""gdopt against its two yardsticks, side by side in one process: ``python -m tools.speed``.
 
 Interleaves the contenders round by round (A B A B …) so drift on a shared machine hits both, and
 reports medians and their ratios:
 
 * SGD and MiniBatchGD(32) epochs: Keras ``fit`` time ÷ ``gdopt.train`` time (targets ≥ 50 and ≥ 10);
 * BatchGD step: ``gdopt.train`` time per step ÷ the NumPy forward/backward in
-  ``benchmarks/reference.py`` (target ≤ 1.0).
+  ``tools/reference.py`` (target ≤ 1.0).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 import gdopt
-from benchmarks import reference
+from tools import reference
 
 TARGETS = {"sgd_epoch": (">=", 50.0), "minibatch_epoch": (">=", 10.0), "gd_step": ("<=", 1.0)}
 

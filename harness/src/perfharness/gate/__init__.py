@@ -1,11 +1,11 @@
 """The PR gate: compare two commits' asv results with a statistical test and report the verdict.
 
-No TensorFlow here: the gate only reads asv's results files. Run it as ``python -m gdopt.gate --help``.
+No TensorFlow here: the gate only reads asv's results files. Run it as ``python -m perfharness.gate --help``.
 """
 
 from __future__ import annotations
 
-from gdopt.gate.asv_results import (
+from perfharness.gate.asv_results import (
     BenchmarkPair,
     LoadedResults,
     ResultsError,
@@ -13,8 +13,8 @@ from gdopt.gate.asv_results import (
     load_machine_info,
     load_pairs,
 )
-from gdopt.gate.config import METRIC_RULES, GateConfig, MetricKind, metric_kind
-from gdopt.gate.decide import (
+from perfharness.gate.config import METRIC_RULES, GateConfig, MetricKind, metric_kind
+from perfharness.gate.decide import (
     EXIT_ERROR,
     EXIT_FAIL,
     EXIT_PASS,
@@ -26,7 +26,7 @@ from gdopt.gate.decide import (
     evaluate,
     evaluate_results,
 )
-from gdopt.gate.report import render_markdown, render_terminal, write_report
+from perfharness.gate.report import render_markdown, render_terminal, write_report
 
 __all__ = [
     "EXIT_ERROR",

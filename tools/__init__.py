@@ -1,0 +1,1 @@
+"""Scripts beside the suites: speed comparisons, the gate's power trials, the GPU probe check."""
