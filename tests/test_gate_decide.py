@@ -15,6 +15,7 @@ from perfharness.gate.decide import (
     EXIT_ERROR,
     EXIT_FAIL,
     EXIT_PASS,
+    EXIT_UNDECIDED,
     GateOutcome,
     Verdict,
     classify,
@@ -111,13 +112,13 @@ def test_decide_rejects_unknown_kind():
     ("low", "high", "p", "verdict"),
     [
         (1.10, 1.30, 1e-6, Verdict.REGRESSED),
-        (1.10, 1.30, 0.02, Verdict.INCONCLUSIVE),  # beyond the band but not significant
+        (1.10, 1.30, 0.02, Verdict.UNDECIDED),  # beyond the band but not significant
         (0.70, 0.90, 1e-6, Verdict.IMPROVED),
         (0.97, 1.04, 1e-6, Verdict.UNCHANGED),  # significant but inside tolerance: unchanged
         (0.95, 1.05, 0.5, Verdict.UNCHANGED),  # the band is closed
-        (0.98, 1.12, 1e-6, Verdict.INCONCLUSIVE),  # straddles 1 + t
-        (0.90, 1.02, 1e-6, Verdict.INCONCLUSIVE),  # straddles 1 − t
-        (0.80, 1.30, 0.5, Verdict.INCONCLUSIVE),
+        (0.98, 1.12, 1e-6, Verdict.UNDECIDED),  # straddles 1 + t
+        (0.90, 1.02, 1e-6, Verdict.UNDECIDED),  # straddles 1 − t
+        (0.80, 1.30, 0.5, Verdict.UNDECIDED),
     ],
 )
 def test_classify_table(low, high, p, verdict):
@@ -142,12 +143,12 @@ def test_clear_no_change_is_unchanged_and_passes():
     assert (outcome.exit_code, outcome.headline) == (EXIT_PASS, "PASS")
 
 
-def test_high_noise_is_inconclusive_not_regressed():
+def test_high_noise_is_undecided_not_regressed():
     d = decide(samples(5, 10, 0.30), samples(6, 10, 0.30, scale=1.05), "time")
-    assert d.verdict is Verdict.INCONCLUSIVE
+    assert d.verdict is Verdict.UNDECIDED
     assert "too noisy" in d.reason
     outcome = evaluate([pair(TIME, samples(5, 10, 0.30), samples(6, 10, 0.30, 1.05))])
-    assert outcome.exit_code == EXIT_PASS  # noise is not a regression; the report lists it
+    assert outcome.exit_code == EXIT_UNDECIDED  # noise is not a regression, nor a silent pass
 
 
 def test_clear_speedup_is_improved():
@@ -351,7 +352,7 @@ def test_hodges_lehmann_decides_like_the_median_ratio_on_clear_cases():
         (samples(1, 30, 0.05), samples(2, 30, 0.05, scale=1.2), Verdict.REGRESSED),
         (samples(3, 30, 0.01), samples(4, 30, 0.01), Verdict.UNCHANGED),
         (samples(7, 30, 0.05), samples(8, 30, 0.05, scale=0.8), Verdict.IMPROVED),
-        (samples(5, 10, 0.30), samples(6, 10, 0.30, scale=1.05), Verdict.INCONCLUSIVE),
+        (samples(5, 10, 0.30), samples(6, 10, 0.30, scale=1.05), Verdict.UNDECIDED),
     ):
         assert decide(base, head, "time", HL).verdict is verdict
 
@@ -397,10 +398,10 @@ def test_pairing_cancels_drift_between_rounds():
     base, head = drifting(0, 10, 0.05)
     unpaired = decide(base, head, "time", PAIRED, benchmark=TIME)
     paired = decide(base, head, "time", PAIRED, benchmark=TIME, matched=True)
-    assert unpaired.verdict is Verdict.INCONCLUSIVE
+    assert unpaired.verdict is Verdict.UNDECIDED
     assert paired.verdict is Verdict.REGRESSED, paired.reason
     assert 1.04 < paired.ratio < 1.06 and paired.ci_low > 1.01
-    assert paired.p_value < 0.05 and "paired over 10 rounds, Wilcoxon signed-rank" in paired.reason
+    assert paired.p_value < 0.05 and "signed-rank CI" in paired.reason and "paired over 10 rounds" in paired.reason
 
 
 def test_paired_no_change_under_drift_is_not_flagged():
@@ -427,19 +428,19 @@ def test_paired_pseudo_median_by_hand():
 
 @pytest.mark.parametrize(("base", "head", "match"), [
     ([0.1] * 6, [0.1] * 7, r"paired time: 6 base but 7 head runs; rounds must match"),
-    ([0.1] * 5, [0.11] * 5, r"paired time: 5 rounds, but the signed-rank test needs at least 6 to reach p < 0.05"),
+    ([0.1] * 5, [0.11] * 5, r"paired time: 5 rounds, but the signed-rank interval needs at least 6 to be bounded at alpha 0.05"),
 ])
 def test_paired_needs_matched_rounds_enough_to_decide(base, head, match):
     d = decide(base, head, "time", PAIRED, benchmark=TIME, matched=True)
     assert d.verdict is Verdict.ERROR and re.search(match, d.reason)
 
 
-@pytest.mark.parametrize(("alpha", "pairs"), [(0.05, 6), (0.01, 8), (0.0625, 6), (0.2, 5)])
+@pytest.mark.parametrize(("alpha", "pairs"), [(0.05, 6), (0.01, 8), (0.0625, 5), (0.2, 5)])
 def test_min_pairs(alpha, pairs):
-    """The fewest pairs whose best case, all n the same sign (p = 2 / 2**n), is below alpha (and ≥ min_samples)."""
+    """The fewest pairs whose best case, all n the same sign (p = 2 / 2**n), reaches alpha (and ≥ min_samples)."""
     config = GateConfig(alpha=alpha)
     assert config.min_pairs() == pairs
-    assert 2 / 2 ** pairs < alpha or pairs == config.min_samples
+    assert 2 / 2 ** pairs <= alpha or pairs == config.min_samples
 
 
 @pytest.mark.parametrize("bad", [("time", "time"), ("loss",), ["time"], ("speed",)])
@@ -452,7 +453,7 @@ def test_evaluate_passes_matched_through():
     base, head = drifting(0, 10, 0.05)
     outcome = evaluate([pair(TIME, base, head)], PAIRED, matched=True)
     assert outcome.decisions[0].verdict is Verdict.REGRESSED and outcome.exit_code == EXIT_FAIL
-    assert evaluate([pair(TIME, base, head)], PAIRED).decisions[0].verdict is Verdict.INCONCLUSIVE
+    assert evaluate([pair(TIME, base, head)], PAIRED).decisions[0].verdict is Verdict.UNDECIDED
 
 
 def test_matched_results_need_matched_runs(tmp_path):

@@ -280,7 +280,7 @@ def test_terminal_table_is_aligned(tmp_path):
     header = next(i for i, line in enumerate(lines) if line.startswith("benchmark"))
     verdict_column = lines[header].index("verdict")
     rows = lines[header + 2 : header + 6]
-    assert all(row[verdict_column:].split()[0] in {"unchanged", "improved", "inconclusive"} for row in rows)
+    assert all(row[verdict_column:].split()[0] in {"unchanged", "improved", "undecided"} for row in rows)
     assert any(line.startswith("unchanged: " + LOSS) for line in lines)
 
 

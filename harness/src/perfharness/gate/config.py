@@ -23,6 +23,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from perfharness.gate.signed_rank import min_pairs
+
 __all__ = [
     "METRIC_KINDS",
     "METRIC_RULES",
@@ -85,21 +87,24 @@ def metric_unit(benchmark: str) -> str:
 class GateConfig:
     """Thresholds of the gate, all in one place.
 
-    For time and memory, with r the ratio head/base (``estimator``: ``"median_ratio"``, median(head) /
-    median(base), or ``"hodges_lehmann"``, exp of the median pairwise log difference; see
-    :mod:`perfharness.gate.decide`), [r_lo, r_hi] its bootstrap confidence interval at ``confidence_level``,
-    p the two-sided Mann-Whitney U p-value, and t the metric's threshold:
+    For time and memory, with r the ratio head/base, [r_lo, r_hi] its confidence interval and t the
+    metric's threshold:
 
-    - regressed:    r_lo > 1 + t  and  p < alpha
-    - improved:     r_hi < 1 − t  and  p < alpha
-    - unchanged:    1 − t ≤ r_lo  and  r_hi ≤ 1 + t  (the whole interval inside the tolerance band)
-    - inconclusive: anything else (the interval straddles 1 ± t, or the test is not significant)
+    - regressed:    r_lo > 1 + t   (the whole interval above the band)
+    - improved:     r_hi < 1 − t   (the whole interval below it)
+    - unchanged:    1 − t ≤ r_lo and r_hi ≤ 1 + t  (the whole interval inside the band)
+    - undecided:    anything else (the interval straddles 1 ± t: measure more, or exit 3)
 
-    Metrics in ``paired_kinds`` are decided on matched runs when the caller has them (base and head run k
-    measured back to back, as ``nox -s gate`` does): r from the per-run log ratios d_k = log h_k − log b_k
-    (their Hodges–Lehmann pseudo-median, or their median), p from the Wilcoxon signed-rank test on d.
-    Pairing cancels what drifts between rounds. The signed-rank test needs at least ``min_pairs()``
-    pairs to be able to reach p < alpha at all.
+    Metrics in ``paired_kinds`` are decided on matched runs when the caller has them (base and head of
+    round k measured together, as ``nox -s gate`` does): with d_k = log h_k − log b_k, r = exp(pseudo-median
+    of d) and the interval is the exact Wilcoxon signed-rank interval of the pseudo-median
+    (:mod:`perfharness.gate.signed_rank`), so the interval and the test are one rule. The gate looks at
+    the data after the rounds in ``looks`` and stops measuring a metric once it is decided; each look uses
+    α / len(looks) (Bonferroni over the looks), so the chance that any look errs stays ≤ α per metric.
+
+    Unpaired (results of separate runs): r is the ratio of medians or the Hodges–Lehmann ratio
+    (``estimator``), the interval a percentile bootstrap at ``confidence_level``, and the verdicts above
+    also require the Mann-Whitney U p < ``alpha`` for regressed / improved.
 
     The final loss is deterministic: |head − base| > ``loss_rtol``·|base| is a numerics change.
 
@@ -118,6 +123,7 @@ class GateConfig:
     seed: int = 20240601
     estimator: Literal["median_ratio", "hodges_lehmann"] = "median_ratio"
     paired_kinds: tuple[str, ...] = ()
+    looks: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("time_threshold", "memory_threshold"):
@@ -143,6 +149,15 @@ class GateConfig:
         if not isinstance(self.paired_kinds, tuple) or not set(self.paired_kinds) <= {"time", "memory"} or len(
                 set(self.paired_kinds)) != len(self.paired_kinds):
             raise ValueError(f"paired_kinds must be a tuple of distinct 'time' / 'memory', got {self.paired_kinds!r}")
+        looks = self.looks
+        if not isinstance(looks, tuple) or any(isinstance(n, bool) or not isinstance(n, int) for n in looks) or list(
+                looks) != sorted(set(looks)):
+            raise ValueError(f"looks must be a tuple of increasing ints, got {looks!r}")
+        if looks and looks[0] < min_pairs(self.alpha_per_look):
+            raise ValueError(
+                f"looks must start at >= {min_pairs(self.alpha_per_look)} rounds: with alpha {self.alpha:g} over "
+                f"{len(looks)} looks the signed-rank interval is unbounded on fewer pairs, got {looks!r}"
+            )
 
     def threshold(self, kind: str) -> float:
         """Relative threshold t for ``kind`` (``loss_rtol`` for the final loss)."""
@@ -153,26 +168,30 @@ class GateConfig:
             return self.memory_threshold
         return self.loss_rtol
 
+    @property
+    def alpha_per_look(self) -> float:
+        """The significance each look of a paired metric uses: α / (number of looks)."""
+        return self.alpha / max(1, len(self.looks))
+
     def min_pairs(self) -> int:
-        """Fewest pairs whose exact two-sided signed-rank test can reach p < alpha: 2 / 2**n < alpha.
+        """Fewest pairs whose exact signed-rank interval at :attr:`alpha_per_look` is bounded.
 
         >>> PR_GATE.min_pairs()
-        6
+        8
         """
-        return max(self.min_samples, math.floor(math.log2(2.0 / self.alpha)) + 1)
+        return max(self.min_samples, min_pairs(self.alpha_per_look))
 
     def get_config(self) -> dict[str, object]:
         """Plain dict of the thresholds, for the report; ``GateConfig(**cfg.get_config()) == cfg``."""
         return asdict(self)
 
 
-#: What ``nox -s gate`` uses. Its inputs are the medians of fresh asv runs (10 per side for time, 5 for
-#: memory; run-to-run CV 2–6 % on a 2-core runner). A 5 % bound on the CI's edge could flag a true 5 %
-#: slowdown only about half the time (the CI is centred on 1.05), so time uses a 1 % band with a 95 %
-#: interval and the Hodges–Lehmann estimates, and time is paired by round: base and head of one round run
-#: back to back, so their log ratio cancels the machine's drift (over 36 recorded gate runs the paired
-#: spread was 0.76x the unpaired one). Measured by tools/gate_power.py; see the README for the rates.
+#: What ``nox -s gate`` uses. Its inputs are concurrent pairs (base and head in the same round, at the same
+#: time, one core each; see :mod:`perfharness.gate.duet`), decided paired by round with the exact signed-rank
+#: interval, looked at after 8, 12, 16, 24 and 32 rounds. The 1 % time band sits halfway between "unchanged"
+#: and the 2 % slowdown the gate must catch; memory (an exact heap peak) has a 5 % band under the 10 % growth
+#: it must catch. Measured by tools/gate_power.py (docs/MEASUREMENTS.md).
 PR_GATE = GateConfig(
     time_threshold=0.01, memory_threshold=0.05, confidence_level=0.95, alpha=0.05, estimator="hodges_lehmann",
-    paired_kinds=("time",),
+    paired_kinds=("time", "memory"), looks=(8, 12, 16, 24, 32),
 )

@@ -1,37 +1,27 @@
 """The gate's decision rule, per benchmark, and the outcome of a whole run.
 
-Time and memory: with b and h the base and head samples, the effect r is the ratio head/base, estimated
-either as the ratio of medians (``estimator="median_ratio"``)
+Paired (what ``nox -s gate`` uses; metrics in ``config.paired_kinds`` when ``decide(..., matched=True)``:
+b_k and h_k were measured together in round k): with d_k = log h_k − log b_k, the effect is
+r = exp(pseudo-median of d), the median of the Walsh averages (d_i + d_j)/2, i ≤ j, and [r_lo, r_hi] the
+exact Wilcoxon signed-rank interval at α / len(looks) (:mod:`perfharness.gate.signed_rank`). The
+interval is the test inverted, so they cannot disagree; the verdict reads the interval alone:
 
-    r = median(h) / median(b)
+- ``regressed``:  r_lo > 1 + t         ``improved``:  r_hi < 1 − t
+- ``unchanged``:  [r_lo, r_hi] ⊆ [1 − t, 1 + t]
+- ``undecided``:  otherwise — the interval straddles 1 ± t (measure more; exit 3 if the budget is spent)
 
-or as the Hodges–Lehmann ratio (``estimator="hodges_lehmann"``, what :data:`~perfharness.gate.config.PR_GATE` uses),
-the estimate that goes with the Mann-Whitney U test: the median of all pairwise log ratios,
+Unpaired (separate runs, e.g. ``python -m perfharness.gate`` over asv results): r is the ratio of medians
+or the Hodges–Lehmann ratio exp(median{log h_i − log b_j}), [r_lo, r_hi] its percentile bootstrap interval
+(``scipy.stats.bootstrap``), and regressed / improved also need the Mann-Whitney U p < α.
 
-    r = exp(median{ log h_i − log b_j : all i, j }),
-
-which wastes less of a handful of samples than a median does (asymptotic efficiency 0.95 against the
-mean's, 0.64 for the median, under normal noise). [r_lo, r_hi] is r's percentile bootstrap confidence
-interval (``scipy.stats.bootstrap``, two independent samples, fixed seed) and p the two-sided
-Mann-Whitney U p-value (``scipy.stats.mannwhitneyu``). With the metric's threshold t and significance α
-(see :class:`~perfharness.gate.config.GateConfig`):
-
-- ``regressed``:    r_lo > 1 + t and p < α
-- ``improved``:     r_hi < 1 − t and p < α
-- ``unchanged``:    [r_lo, r_hi] ⊆ [1 − t, 1 + t] — shown to be within tolerance
-- ``inconclusive``: otherwise — the interval straddles 1 ± t (too noisy to tell), or lies outside the
-  band while the test is not significant
-
-Paired (metrics in ``config.paired_kinds``, when ``decide(..., matched=True)``: b_k and h_k were measured
-back to back in round k): with d_k = log h_k − log b_k, r = exp(pseudo-median of d) — the median of the
-Walsh averages (d_i + d_j)/2, i ≤ j, the estimate that goes with the Wilcoxon signed-rank test — or
-exp(median d) for ``"median_ratio"``; [r_lo, r_hi] its percentile bootstrap interval over the pairs, and p
-the two-sided signed-rank p-value (``scipy.stats.wilcoxon``). The verdicts are read the same way.
+Each decision carries its ``resolution``: the smallest relative change its interval's width could have
+flagged (:func:`resolution`).
 
 Final loss (deterministic): ``numerics_changed`` when |h − b| > rtol·|b|, else ``unchanged``.
 ``skipped`` is asv's n/a on both sides; ``error`` means the benchmark could not be measured.
 
-Exit codes of a run: 0 pass, 1 a regression or a numerics change, 2 anything could not be measured.
+Exit codes of a run: 0 pass, 1 a regression or a numerics change, 2 anything could not be measured,
+3 a metric still undecided.
 
 >>> import numpy as np
 >>> base = np.random.default_rng(0).normal(1.0, 0.05, 30)
@@ -52,16 +42,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
+from perfharness.gate import signed_rank
 from perfharness.gate.asv_results import BenchmarkPair, ResultsError, load_pairs
 from perfharness.gate.config import GateConfig, MetricKind, check_kind, metric_kind
 
 if TYPE_CHECKING:
-    from perfharness.gate.asv_results import PathLike
+    from perfharness.gate import signed_rank
+from perfharness.gate.asv_results import PathLike
 
 __all__ = [
     "EXIT_ERROR",
     "EXIT_FAIL",
     "EXIT_PASS",
+    "EXIT_UNDECIDED",
     "Decision",
     "GateOutcome",
     "Verdict",
@@ -74,6 +67,7 @@ __all__ = [
 EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_ERROR = 2
+EXIT_UNDECIDED = 3
 
 Samples = Sequence[float] | np.ndarray
 
@@ -87,7 +81,7 @@ class Verdict(str, Enum):
     REGRESSED = "regressed"
     IMPROVED = "improved"
     UNCHANGED = "unchanged"
-    INCONCLUSIVE = "inconclusive"
+    UNDECIDED = "undecided"
     NUMERICS_CHANGED = "numerics_changed"
     SKIPPED = "skipped"
     ERROR = "error"
@@ -121,6 +115,7 @@ class Decision:
     ci_high: float = math.nan
     p_value: float = math.nan
     rel_change: float = math.nan
+    resolution: float = math.nan
 
 
 def classify(ci_low: float, ci_high: float, p_value: float, threshold: float, alpha: float) -> Verdict:
@@ -131,7 +126,7 @@ def classify(ci_low: float, ci_high: float, p_value: float, threshold: float, al
     >>> classify(0.98, 1.03, 0.40, 0.05, 0.01).value
     'unchanged'
     >>> classify(0.98, 1.12, 0.03, 0.05, 0.01).value
-    'inconclusive'
+    'undecided'
     """
     significant = p_value < alpha
     if ci_low > 1.0 + threshold and significant:
@@ -140,7 +135,7 @@ def classify(ci_low: float, ci_high: float, p_value: float, threshold: float, al
         return Verdict.IMPROVED
     if 1.0 - threshold <= ci_low and ci_high <= 1.0 + threshold:
         return Verdict.UNCHANGED
-    return Verdict.INCONCLUSIVE
+    return Verdict.UNDECIDED
 
 
 def _as_samples(values: Samples, side: str) -> tuple[np.ndarray, str | None]:
@@ -238,30 +233,51 @@ def _ratio_decision(
 
 
 def _paired_decision(measured: Decision, base: np.ndarray, head: np.ndarray, config: GateConfig, t: float) -> Decision:
-    """Round k's base and head back to back: decide on d_k = log h_k − log b_k (see the module docstring)."""
+    """Base and head of round k measured together: decide on d_k = log h_k − log b_k with the exact
+    signed-rank interval of their pseudo-median at α / len(looks) (:mod:`perfharness.gate.signed_rank`)."""
     d = np.log(head) - np.log(base)
-    statistic = _pseudo_median if config.estimator == "hodges_lehmann" else _median
-    ratio = math.exp(float(statistic(d)))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if np.ptp(d) == 0:  # every round the same ratio: so is every resample
-            low = high = ratio
-        else:
-            result = stats.bootstrap(
-                (d,),
-                statistic,
-                n_resamples=config.n_resamples,
-                vectorized=True,
-                axis=-1,
-                confidence_level=config.confidence_level,
-                method=config.ci_method,
-                **{_RNG_KEYWORD: np.random.default_rng(config.seed)},
-            )
-            low, high = (math.exp(float(x)) for x in result.confidence_interval)
-        # zsplit: a round with exactly equal values counts half up, half down (and all-equal gives p = 1)
-        p_value = float(stats.wilcoxon(d, zero_method="zsplit", alternative="two-sided").pvalue)
-    done = _verdict(measured, config, t, ratio, low, high, p_value, caught)
-    return replace(done, reason=f"{done.reason} (paired over {d.size} rounds, Wilcoxon signed-rank)")
+    alpha = config.alpha_per_look
+    if config.estimator == "hodges_lehmann":
+        ratio = math.exp(signed_rank.pseudo_median(d))
+    else:
+        ratio = math.exp(float(np.median(d)))
+    lo, hi = signed_rank.walsh_interval(d, alpha)
+    low, high = math.exp(lo), math.exp(hi)
+    verdict = classify(low, high, 0.0, t, 1.0)  # the interval alone: it is the test, inverted
+    p_value = _signed_rank_p(d)
+    ci = f"ratio {ratio:.3f}, {_pct(1 - alpha)} signed-rank CI [{low:.3f}, {high:.3f}]"
+    reason = {
+        Verdict.REGRESSED: f"{ci} above 1 + {_pct(t)}",
+        Verdict.IMPROVED: f"{ci} below 1 − {_pct(t)}",
+        Verdict.UNCHANGED: f"{ci} within ±{_pct(t)}",
+    }.get(verdict, f"{ci} straddles the ±{_pct(t)} band: too noisy to decide yet")
+    return replace(measured, verdict=verdict, reason=f"{reason} (paired over {d.size} rounds)", ratio=ratio,
+                   ci_low=low, ci_high=high, p_value=p_value, resolution=resolution(low, high, t))
+
+
+def _signed_rank_p(d: np.ndarray) -> float:
+    """The two-sided signed-rank p-value of "no change" (scipy; exact when nothing ties), for the report."""
+    nonzero = d[d != 0]
+    if nonzero.size == 0:
+        return 1.0
+    if np.all(nonzero > 0) or np.all(nonzero < 0):  # the most extreme sign pattern, ties or not
+        return min(1.0, 2.0 / 2.0**nonzero.size)
+    exact = np.unique(np.abs(nonzero)).size == nonzero.size
+    return float(stats.wilcoxon(nonzero, method="exact" if exact else "approx").pvalue)
+
+
+def resolution(low: float, high: float, threshold: float) -> float:
+    """The smallest relative change this interval's width could have flagged: a change c is called once
+    the interval, centred on 1 + c, clears the band, i.e. log(1 + c) − w > log(1 + t), w its half-width
+    in log space.
+
+    >>> round(resolution(0.99, 1.01, 0.01), 4)
+    0.0202
+    """
+    if not (math.isfinite(low) and math.isfinite(high)) or low <= 0:
+        return math.inf
+    half = (math.log(high) - math.log(low)) / 2.0
+    return math.exp(math.log1p(threshold) + half) - 1.0
 
 
 def _verdict(
@@ -287,7 +303,8 @@ def _verdict(
             if outside
             else f"{ci} straddles the ±{_pct(t)} band: too noisy to decide, measure more samples"
         )
-    return replace(measured, verdict=verdict, reason=reason, ratio=ratio, ci_low=low, ci_high=high, p_value=p_value)
+    return replace(measured, verdict=verdict, reason=reason, ratio=ratio, ci_low=low, ci_high=high, p_value=p_value,
+                   resolution=resolution(low, high, t))
 
 
 def _loss_decision(name: str, base: np.ndarray, head: np.ndarray, config: GateConfig) -> Decision:
@@ -365,8 +382,8 @@ def decide(
             problems.append(f"paired {checked_kind}: {b.size} base but {h.size} head runs; rounds must match")
         elif b.size < config.min_pairs():
             problems.append(
-                f"paired {checked_kind}: {b.size} rounds, but the signed-rank test needs at least "
-                f"{config.min_pairs()} to reach p < {config.alpha:g}: run more rounds"
+                f"paired {checked_kind}: {b.size} rounds, but the signed-rank interval needs at least "
+                f"{config.min_pairs()} to be bounded at alpha {config.alpha_per_look:g}: run more rounds"
             )
     if problems:
         return Decision(benchmark, checked_kind, Verdict.ERROR, "; ".join(problems), n_base=b.size, n_head=h.size)
@@ -399,16 +416,20 @@ class GateOutcome:
 
     @property
     def exit_code(self) -> int:
-        """2 if anything could not be measured (fail closed), 1 on a regression or numerics change, else 0."""
+        """2 if anything could not be measured (fail closed), 1 on a regression or numerics change, 3 if a
+        metric is still undecided (never a silent pass), else 0."""
         if not self.measured:
             return EXIT_ERROR
         if any(d.verdict.fails for d in self.decisions):
             return EXIT_FAIL
+        if self.with_verdict(Verdict.UNDECIDED):
+            return EXIT_UNDECIDED
         return EXIT_PASS
 
     @property
     def headline(self) -> str:
-        """``PASS``, ``FAIL: regression`` (and/or ``numerics changed``) or ``ERROR: could not measure``."""
+        """``PASS``, ``FAIL: regression`` (and/or ``numerics changed``), ``UNDECIDED: …`` or ``ERROR: could not
+        measure``."""
         failures = [
             label
             for verdict, label in (
@@ -422,6 +443,9 @@ class GateOutcome:
             return f"ERROR: could not measure{also}"
         if failures:
             return f"FAIL: {', '.join(failures)}"
+        undecided = self.with_verdict(Verdict.UNDECIDED)
+        if undecided:
+            return f"UNDECIDED: {len(undecided)} metric(s) not decided within the budget"
         return "PASS"
 
     @property

@@ -75,7 +75,7 @@ _SEVERITY = {
     Verdict.REGRESSED: 0,
     Verdict.NUMERICS_CHANGED: 0,
     Verdict.ERROR: 1,
-    Verdict.INCONCLUSIVE: 2,
+    Verdict.UNDECIDED: 2,
     Verdict.IMPROVED: 3,
     Verdict.UNCHANGED: 4,
     Verdict.SKIPPED: 5,
@@ -175,7 +175,7 @@ def render_markdown(outcome: GateOutcome, fingerprint: Mapping[str, object] | No
         lines += [f"- `{_md(d.benchmark)}`: {_md(d.reason)}" for d in errors]
         lines.append("")
 
-    inconclusive = outcome.with_verdict(Verdict.INCONCLUSIVE)
+    inconclusive = outcome.with_verdict(Verdict.UNDECIDED)
     if inconclusive:
         lines += ["### Inconclusive", ""]
         lines += [f"- `{_md(d.benchmark)}`: {_md(d.reason)}" for d in inconclusive]
