@@ -1,22 +1,22 @@
 """Run the PR gate end to end: ``python -m perfharness.gate.run BASE HEAD`` (what ``nox -s gate`` calls).
 
-1. Resolve both commits; refuse a dirty tree where it would change what is measured.
-2. Run asv's gate suite (``benchmarks/gate.py``) ``rounds`` times per commit, interleaved A B B A A B …,
-   each run a fresh ``asv run`` (fresh processes) writing to its own results directory; asv builds each
-   commit's wheel and installs it into one shared virtualenv (TensorFlow installed once, the wheel per run);
-   the runs share one XLA compilation cache, so only a commit's first process compiles the loop.
-   Time is measured in every round; memory, steadier, in the first ``MEMORY_ROUNDS``; the final loss,
-   deterministic, in the first ``LOSS_ROUNDS``: each round costs only what its metrics need.
-3. Reduce each run to its median (the runs, not the samples inside one process, are independent) and
-   decide per benchmark (:mod:`perfharness.gate.decide`): time paired by round (base and head of a round ran
-   back to back), memory and loss on the pooled runs; write the markdown report and the terminal table,
-   and exit 0 pass, 1 regression or numerics changed, 2 could not measure.
+1. Resolve both commits; refuse a dirty tree where it would change what is measured (the project's
+   ``[tool.perfharness] watched`` paths).
+2. Measure in rounds. A round runs the gate suite once per commit as a pair (:mod:`perfharness.gate.duet`:
+   by default both at once, one core each, every sample started together); each side has its own asv
+   environment and XLA compilation cache. A round measures only the metrics still undecided; the final
+   loss, deterministic, only in the first ``LOSS_ROUNDS``.
+3. After the rounds in ``config.looks`` decide each paired metric on its per-round log ratios
+   (:mod:`perfharness.gate.decide`); a decided metric is no longer measured. Stop when every metric is
+   decided, the last look is done, or the wall ``budget_s`` would be exceeded by another round.
+4. Write the report and exit 0 pass, 1 regression or numerics changed, 2 could not measure, 3 undecided.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import json
+import math
 import os
 import re
 import shutil
@@ -26,27 +26,22 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from perfharness.gate.asv_results import ResultsError, load_pairs
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind
-from perfharness.gate.decide import EXIT_ERROR, GateOutcome, evaluate_results
+from perfharness.gate.decide import EXIT_ERROR, Decision, GateOutcome, Verdict, decide, evaluate
+from perfharness.gate.duet import MODES, Mode, SideRun, run_round
 from perfharness.gate.report import render_terminal, write_report
+from perfharness.project import Project, load_project
 from perfharness.runner import asv_config
 
-__all__ = ["GateError", "asv_environ", "main", "round_selection", "run_gate"]
+__all__ = ["DEFAULT_BUDGET_S", "GateError", "asv_environ", "main", "round_selection", "run_gate"]
 
-DEFAULT_BENCH = r"^gate\.\w+\."  # benchmarks/gate.py: Gate (time, final loss) and GateMemory
-DEFAULT_ROUNDS = 10  # runs per side for time: run medians vary 2-6 % between processes, a 5 % change needs ~10
-# Memory (pinned allocator, exact kernel peak) varies less: 5 runs per side (MWU p can reach 0.008).
-MEMORY_ROUNDS = 5
-# The final loss is deterministic: two fresh processes per side show that it is (and catch it when it
-# is not); more runs add nothing but time.
+DEFAULT_BUDGET_S = 300.0
+# The final loss is deterministic: two processes per side show that it is (and catch it when it is not).
 LOSS_ROUNDS = 2
 MACHINE = "gate"
-# Changes here alter what the gate measures; asv measures commits, so they must be committed first.
-WATCHED = ("gdopt", "benchmarks", "asv.conf.json", "pyproject.toml")
 ASV_TIMEOUT_S = 1800
-# XLA's persistent compilation cache, one per gate run (so one TensorFlow build writes and reads it):
-# each benchmark process compiles the training loop in its setup; after the first process of a commit
-# it loads the executable instead (warm-up ~0.9 -> ~0.45 s, the loop's speed unchanged), ~100 processes a run.
+# XLA's persistent compilation cache, one per side and gate run: only a commit's first process compiles.
 XLA_CACHE = "xla-cache"
 
 
@@ -69,34 +64,129 @@ def resolve_commit(repo: Path, rev: str) -> str:
         raise GateError(f"unknown commit {rev!r}: git rev-parse cannot resolve it in {repo}") from None
 
 
-def dirty_paths(repo: Path) -> list[str]:
+def dirty_paths(repo: Path, watched: Sequence[str] | None = None) -> list[str]:
     """Uncommitted changes under the paths that decide what the gate measures."""
-    proc = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", *WATCHED],
+    watched = list(watched if watched is not None else load_project(repo).watched)
+    proc = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", *watched],
                           capture_output=True, text=True)
     if proc.returncode:
         raise GateError(f"git status failed in {repo}: {proc.stderr.strip()}")
     return [line[3:] for line in proc.stdout.splitlines() if line.strip()]
 
 
-def asv_environ(work: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of the gate's asv runs: ``environ`` (default: this process's) with XLA's
-    persistent compilation cache in ``work`` added to any ``TF_XLA_FLAGS`` already set."""
-    env = dict(os.environ if environ is None else environ)
+def asv_environ(work: Path, environ: Mapping[str, str] | None = None, project_env: Mapping[str, str] = ()
+                ) -> dict[str, str]:
+    """The environment of a side's asv runs: ``environ`` (default: this process's) plus the project's
+    ``[tool.perfharness] env``, with XLA's persistent compilation cache in ``work`` added to any
+    ``TF_XLA_FLAGS`` already set."""
+    env = {**dict(project_env), **dict(os.environ if environ is None else environ)}
     flag = f"--tf_xla_persistent_cache_directory={work / XLA_CACHE}"
     env["TF_XLA_FLAGS"] = f"{env['TF_XLA_FLAGS']} {flag}" if env.get("TF_XLA_FLAGS") else flag
     return env
 
 
-def _asv(args: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> int:
+def _asv(args: Sequence[str], log: Path) -> int:
     cmd = [sys.executable, "-m", "asv", *args]
     with log.open("a") as fh:
         fh.write(f"$ {' '.join(cmd)}\n")
         fh.flush()
         try:
-            return subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=ASV_TIMEOUT_S,
-                                  env=env).returncode
+            return subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=ASV_TIMEOUT_S).returncode
         except subprocess.TimeoutExpired:
             raise GateError(f"asv ran past {ASV_TIMEOUT_S} s; see {log}") from None
+
+
+def round_selection(bench: str | None, *, with_loss: bool, with_memory: bool = True, suite: str = r"^gate\.\w+\.",
+                    exclude: Sequence[str] = ()) -> str:
+    """asv's ``--bench`` regex for a first round: the gate suite, scoped by ``bench``, without the
+    excluded parameter values; final losses and memory benchmarks only if asked."""
+    scope = "" if bench is None else f".*(?:{bench})"
+    skip = ("" if with_loss else r"(?!track_final_loss\b)") + (
+        "" if with_memory else r"(?!(?:peakmem|mem)_|track_\w*_mb(?:_|\b))")
+    drop = "".join(f"(?!.*{re.escape(x)})" for x in exclude)
+    return suite + skip + drop + scope
+
+
+def _exact(names: Sequence[str]) -> str:
+    """asv's ``--bench`` regex selecting exactly these combinations (``mod.Cls.meth(a, b)`` → asv's
+    ``mod.Cls.meth('a', 'b')`` text)."""
+    parts = []
+    for name in names:
+        base, _, params = name.partition("(")
+        if params:
+            values = [v.strip() for v in params[:-1].split(",")]
+            text = f"{base}({', '.join(repr(v) for v in values)})"
+            quoted = re.escape(text).replace("'", "['\"]?")  # asv shows str params quoted, numbers bare
+            parts.append(quoted)
+        else:
+            parts.append(re.escape(base))
+    return "^(?:" + "|".join(parts) + ")$"
+
+
+class _Ledger:
+    """Per combination, the paired values of every round so far and the decision at the last look."""
+
+    def __init__(self, config: GateConfig) -> None:
+        self.config = config
+        self.pairs: dict[str, list[tuple[float, float]]] = {}
+        self.decided: dict[str, Decision] = {}
+        self.problems: dict[str, Decision] = {}
+
+    def add(self, round_pairs: Sequence) -> None:
+        for pair in round_pairs:
+            if pair.base.problem or pair.head.problem or pair.problem or pair.base.skipped or pair.head.skipped:
+                self.problems.setdefault(pair.name, evaluate([pair], self.config).decisions[0])
+                continue
+            self.pairs.setdefault(pair.name, []).append((float(pair.base.values[0]), float(pair.head.values[0])))
+
+    def undecided(self, names: Sequence[str], k: int) -> list[str]:
+        out = []
+        for n in names:
+            if n in self.decided or n in self.problems:
+                continue
+            if metric_kind(n) == "loss" and k >= LOSS_ROUNDS:
+                continue
+            out.append(n)
+        return out
+
+    def look(self, names: Sequence[str], final: bool) -> None:
+        for n in names:
+            if n in self.decided or n in self.problems or n not in self.pairs:
+                continue
+            base, head = (list(x) for x in zip(*self.pairs[n], strict=True))
+            kind = metric_kind(n)
+            d = decide(base, head, kind, self.config, benchmark=n, matched=True)
+            if d.verdict is not Verdict.UNDECIDED or final:
+                self.decided[n] = d
+
+    def outcome(self, names: Sequence[str], base: str, head: str, why_undecided: str) -> GateOutcome:
+        decisions = []
+        for n in names:
+            if n in self.problems:
+                decisions.append(self.problems[n])
+            elif n in self.decided:
+                decisions.append(self.decided[n])
+            else:
+                rounds = len(self.pairs.get(n, []))
+                decisions.append(Decision(n, metric_kind(n), Verdict.UNDECIDED, f"{why_undecided} ({rounds} rounds)",
+                                          n_base=rounds, n_head=rounds, resolution=math.inf))
+        order = {Verdict.UNDECIDED: 0}
+        decisions.sort(key=lambda d: order.get(d.verdict, 1))  # undecided first: they need a reader's eye
+        return GateOutcome(tuple(decisions), self.config, (), base, head, MACHINE, "")
+
+
+def _side_runs(repo: Path, work: Path, k: int, commits: Mapping[str, str], selection: str, env_root: Path,
+               project: Project) -> list[SideRun]:
+    runs = []
+    for side, slot in (("base", "a"), ("head", "b")):
+        results = work / f"round-{k}" / side
+        results.mkdir(parents=True)
+        conf = asv_config(repo, work / "conf" / f"{side}.json", results_dir=str(results), html_dir=str(work / "html"),
+                          env_dir=str(env_root / slot))
+        args = ("run", "--config", str(conf), "--machine", MACHINE, "--record-samples", "--bench", selection,
+                "--show-stderr", f"{commits[side]}^!")
+        runs.append(SideRun(side, commits[side], args, results, asv_environ(work / side, None, project.env)))
+    return runs
 
 
 def run_gate(
@@ -105,28 +195,40 @@ def run_gate(
     head_rev: str,
     *,
     bench: str | None = None,
-    rounds: int = DEFAULT_ROUNDS,
+    budget_s: float = DEFAULT_BUDGET_S,
+    mode: Mode = "duet",
+    rounds: int | None = None,
     report: Path | None = None,
     config: GateConfig | None = None,
     work: Path | None = None,
     env_dir: Path | None = None,
+    record: Path | None = None,
     echo: bool = True,
 ) -> GateOutcome:
-    """Measure ``base_rev`` and ``head_rev`` interleaved and decide; raises GateError if it cannot."""
+    """Measure ``base_rev`` and ``head_rev`` in rounds of pairs until decided (see the module docstring).
+
+    ``rounds`` fixes the number of rounds and measures every metric in each (for calibration: ``record``
+    then holds every round's pairs); otherwise the gate stops as the looks decide. Raises GateError if it
+    cannot measure, ValueError for bad arguments.
+    """
     config = config or PR_GATE
-    least = config.min_pairs() if config.paired_kinds else 2
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < least:
-        why = f": the signed-rank test on paired {'/'.join(config.paired_kinds)} needs {least}" if least > 2 else ""
-        raise ValueError(f"rounds must be an int >= {least}{why}, got {rounds!r}")
+    if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not budget_s > 0:
+        raise ValueError(f"budget must be a number of seconds > 0, got {budget_s!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not config.looks:
+        raise ValueError("the gate needs a config with looks (rounds at which it decides), e.g. PR_GATE")
+    if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < config.looks[0]):
+        raise ValueError(f"rounds must be an int >= {config.looks[0]} (the first look), got {rounds!r}")
     if bench is not None:
         try:
             re.compile(bench)
         except re.error as exc:
             raise GateError(f"--bench is not a valid regular expression: {bench!r} ({exc})") from None
     repo = repo.resolve()
-    base = resolve_commit(repo, base_rev)
-    head = resolve_commit(repo, head_rev)
-    dirty = dirty_paths(repo)
+    project = load_project(repo)
+    commits = {"base": resolve_commit(repo, base_rev), "head": resolve_commit(repo, head_rev)}
+    dirty = dirty_paths(repo, project.watched)
     if dirty:
         raise GateError(
             "uncommitted changes would not be measured (asv measures commits) but would change the suite: "
@@ -137,141 +239,120 @@ def run_gate(
         shutil.rmtree(work)
     work.mkdir(parents=True)
     log = work / "asv.log"
-    environ = asv_environ(work)
+    env_root = (env_dir or repo / ".asv" / "gate-env").resolve()
 
     def say(msg: str) -> None:
         if echo:
             print(f"gate: {msg}", flush=True)
 
-    say(f"base {base[:8]} ({base_rev}), head {head[:8]} ({head_rev}); {rounds} rounds each; log {log}")
+    last = rounds or config.looks[-1]
+    say(f"base {commits['base'][:8]} ({base_rev}), head {commits['head'][:8]} ({head_rev}); {mode}, looks at "
+        f"{', '.join(map(str, config.looks))} rounds, budget {budget_s:g} s; log {log}")
     if _asv(["machine", "--yes", "--machine", MACHINE], log):
         raise GateError(f"asv machine failed; see {log}")
-    dirs: dict[str, list[Path]] = {"base": [], "head": []}
+    ledger = _Ledger(config)
     names: list[str] = []
+    recorded: list[dict[str, object]] = []
     started = time.perf_counter()
-    for k in range(rounds):
-        if names and not [n for n in names if k < _rounds_of(n, rounds)]:
-            break  # every selected benchmark has all the runs its metric needs
-        current = round_selection(bench, with_loss=k < LOSS_ROUNDS, with_memory=k < MEMORY_ROUNDS)
-        order = ("base", "head") if k % 2 == 0 else ("head", "base")  # A B B A …: drift hits both alike
-        for side in order:
-            commit = base if side == "base" else head
-            results = work / f"{side}-{k}"
-            results.mkdir()
-            extra = {"env_dir": str(env_dir.resolve())} if env_dir is not None else {}
-            conf = asv_config(repo, results.with_suffix(".conf.json"), results_dir=str(results),
-                              html_dir=str(work / "html"), **extra)
-            say(f"round {k + 1}/{rounds}: {side} {commit[:8]}")
-            code = _asv(
-                ["run", "--config", str(conf), "--machine", MACHINE, "--record-samples", "--bench", current,
-                 "--show-stderr", f"{commit}^!"],
-                log, environ,
-            )
-            if code not in (0, 2):  # asv exits 2 when a benchmark failed: the decision names it below
-                raise GateError(f"asv run of {side} {commit[:8]} exited {code}; see {log}")
-            dirs[side].append(results)
-            selected, failed = _scan(results, current)
-            names = names or selected
-            if not selected:
-                raise GateError(f"no gate benchmark matches --bench {bench!r}" if bench else
-                                f"asv recorded no gate benchmark for {side} {commit[:8]}; see {log}")
-            if failed:  # fail fast: one crashed or timed-out benchmark already means exit 2
-                raise GateError(f"{side} {commit[:8]}: benchmark failed or timed out: {', '.join(failed)}; see {log}")
-    say(f"measured in {time.perf_counter() - started:.0f} s")
-    outcomes = []
-    for runs in sorted({_rounds_of(n, rounds) for n in names}, reverse=True):  # time first, then memory, loss
-        group = [n for n in names if _rounds_of(n, rounds) == runs]
-        if group:
-            only = "^(?:" + "|".join(re.escape(n) for n in group) + ")$"
-            outcomes.append(evaluate_results(
-                dirs["base"][:runs], MACHINE, base, head, bench=only, config=config,
-                head_results_dirs=dirs["head"][:runs], per_run=True, matched=True,
-            ))
-    outcome = _combined(outcomes)
+    longest = 0.0
+    why = "the budget ran out before the interval cleared the band"
+    for k in range(last):
+        elapsed = time.perf_counter() - started
+        if k and elapsed + longest > budget_s:
+            say(f"budget: {elapsed:.0f} s spent, a round takes up to {longest:.0f} s; stopping after {k} rounds")
+            break
+        if rounds is None:
+            todo = ledger.undecided(names, k)
+        else:  # calibration: every metric every round (the final loss only in its rounds)
+            todo = [n for n in names if metric_kind(n) != "loss" or k < LOSS_ROUNDS]
+        if names and not todo:
+            why = ""
+            break
+        selection = _exact(todo) if names else round_selection(
+            bench, with_loss=True, suite=project.gate_bench, exclude=project.gate_excludes)
+        runs = _side_runs(repo, work, k, commits, selection, env_root, project)
+        say(f"round {k + 1}: {len(todo) or 'all'} metric(s), {mode}")
+        result = run_round(runs, mode, k, work, log, ASV_TIMEOUT_S)
+        longest = max(longest, result.seconds)
+        for side, code in result.codes.items():
+            if code not in (0, 2):  # asv exits 2 when a benchmark failed: named below
+                raise GateError(f"asv run of {side} {commits[side][:8]} exited {code}; see {log}")
+        try:
+            loaded = load_pairs([runs[0].results], MACHINE, commits["base"], commits["head"], env=None,
+                                head_results_dirs=[runs[1].results], per_run=True)
+        except ResultsError as exc:
+            nothing = f"no gate benchmark matches --bench {bench!r}" if bench else "asv recorded no gate benchmark"
+            raise GateError(f"{nothing} ({exc}); see {log}") from None
+        selected = [p.name for p in loaded.pairs]
+        if not selected:
+            raise GateError(f"no gate benchmark matches --bench {bench!r}" if bench else
+                            f"asv recorded no gate benchmark; see {log}")
+        failed = [p.name for p in loaded.pairs if p.base.problem or p.head.problem]
+        if failed:  # fail fast: one crashed or timed-out benchmark already means exit 2
+            raise GateError(f"benchmark failed or timed out: {', '.join(failed)}; see {log}")
+        names = names or sorted(selected)
+        current = [p for p in loaded.pairs if p.name in todo or not todo]
+        ledger.add(current)
+        recorded.append({"round": k, "seconds": round(result.seconds, 3), "barrier": _stats(result.barrier),
+                         "pairs": {p.name: [p.base.values[0], p.head.values[0]] for p in current
+                                   if p.base.values and p.head.values}})
+        if k + 1 == LOSS_ROUNDS:
+            ledger.look([n for n in names if metric_kind(n) == "loss"], final=True)
+        if rounds is None and k + 1 in config.looks:
+            ledger.look([n for n in names if metric_kind(n) != "loss"], final=k + 1 == config.looks[-1])
+    else:
+        if rounds is not None:
+            ledger.look([n for n in names if metric_kind(n) != "loss"], final=True)
+    say(f"measured {len(recorded)} rounds in {time.perf_counter() - started:.0f} s")
+    if record is not None:
+        record.write_text(json.dumps({"mode": mode, "base": commits["base"], "head": commits["head"],
+                                      "rounds": recorded}, indent=1))
+    outcome = ledger.outcome(names, commits["base"], commits["head"], why or "not decided")
     if report is not None:
         from perfharness.probes.fingerprint import machine_fingerprint
 
         fingerprint = dict(machine_fingerprint())
-        fingerprint["rounds per side"] = rounds
+        fingerprint["rounds"] = len(recorded)
+        fingerprint["mode"] = mode
         write_report(outcome, report, fingerprint)
     return outcome
 
 
-def round_selection(bench: str | None, *, with_loss: bool, with_memory: bool = True) -> str:
-    """asv's ``--bench`` regex for one run: the gate suite, scoped by ``bench``; final losses and memory
-    benchmarks (names as :data:`perfharness.gate.config.METRIC_RULES` reads them) only if asked."""
-    scope = "" if bench is None else f".*(?:{bench})"
-    skip = ("" if with_loss else r"(?!track_final_loss\b)") + (
-        "" if with_memory else r"(?!(?:peakmem|mem)_|track_\w*_mb(?:_|\b))")
-    return DEFAULT_BENCH + skip + scope
-
-
-def _rounds_of(name: str, rounds: int) -> int:
-    """How many runs per side measure ``name``: its metric's share of ``rounds``."""
-    try:
-        kind = metric_kind(name)
-    except ValueError:  # unknown metric: measured every round, decided (as an error) with the times
-        return rounds
-    return min(rounds, {"loss": LOSS_ROUNDS, "memory": MEMORY_ROUNDS}.get(kind, rounds))
-
-
-def _combined(outcomes: Sequence[GateOutcome]) -> GateOutcome:
-    """One outcome from the time/memory and the final-loss evaluations (decisions in that order)."""
-    first = outcomes[0]
-    return GateOutcome(
-        tuple(d for o in outcomes for d in o.decisions), first.config,
-        tuple(p for o in outcomes for p in o.problems), first.base, first.head, first.machine, first.env,
-    )
-
-
-def _scan(results_dir: Path, selection: str) -> tuple[list[str], list[str]]:
-    """The gate's names of the combinations asv selected in one run, and those that failed (null)."""
-    from asv.results import iter_results
-
-    from perfharness.gate.asv_results import combination_name
-
-    selected: list[str] = []
-    failed: list[str] = []
-    for results in iter_results(str(results_dir / MACHINE)):
-        for key in sorted(results.get_all_result_keys()):
-            params = results.get_result_params(key) or []
-            values = results.get_result_value(key, params)
-            for combo, value in zip(itertools.product(*params), values, strict=True):
-                asv_name = f"{key}({', '.join(combo)})" if params else key
-                if re.search(selection, asv_name):
-                    selected.append(combination_name(key, combo))
-                    if value is None:
-                        failed.append(combination_name(key, combo))
-    return selected, failed
+def _stats(stats: object) -> dict[str, int] | None:
+    if stats is None:
+        return None
+    return {k: getattr(stats, k) for k in ("together", "mismatched", "alone")}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="nox -s gate --",
         description="Compare BASE and HEAD with the gate suite. Exit 0 pass, 1 regression or numerics "
-        "changed, 2 could not measure.",
+        "changed, 2 could not measure, 3 undecided within the budget.",
     )
     parser.add_argument("base", nargs="?", default="main", help="base commit (default: main)")
     parser.add_argument("head", nargs="?", default="HEAD", help="head commit (default: HEAD); may equal base")
     parser.add_argument("--bench", default=None, metavar="REGEX", help="only gate benchmarks matching REGEX")
-    parser.add_argument(
-        "--rounds", type=int, default=DEFAULT_ROUNDS,
-        help=f"asv runs per commit (default {DEFAULT_ROUNDS}; memory in the first {MEMORY_ROUNDS}, "
-        f"final loss in the first {LOSS_ROUNDS})",
-    )
+    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
+                        help=f"wall seconds for measuring (default {DEFAULT_BUDGET_S:g}); undecided after it: exit 3")
+    parser.add_argument("--mode", choices=MODES, default="duet",
+                        help="duet: base and head at once, one core each (default); sequential: back to back")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="measure every metric in exactly this many rounds (calibration; no early stop)")
+    parser.add_argument("--record", default=None, help="write every round's pairs to this JSON file")
     parser.add_argument("--report", default="gate-report.md", help="markdown report (default gate-report.md)")
     parser.add_argument("--repo", default=".", help="the git repository (default: .)")
     parser.add_argument("--work", default=None, help="where the runs' results go (default .asv/gate/<time>)")
-    parser.add_argument("--env-dir", default=None, help="asv environments to use (default: asv.conf.json's)")
+    parser.add_argument("--env-dir", default=None, help="the sides' asv environments (default .asv/gate-env)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_ERROR if exc.code else 0
     try:
         outcome = run_gate(
-            Path(args.repo), args.base, args.head, bench=args.bench, rounds=args.rounds,
-            report=Path(args.report), work=Path(args.work) if args.work else None,
-            env_dir=Path(args.env_dir) if args.env_dir else None,
+            Path(args.repo), args.base, args.head, bench=args.bench, budget_s=args.budget, mode=args.mode,
+            rounds=args.rounds, report=Path(args.report), work=Path(args.work) if args.work else None,
+            env_dir=Path(args.env_dir) if args.env_dir else None, record=Path(args.record) if args.record else None,
         )
     except (GateError, ValueError) as exc:
         message = f"ERROR: could not measure: {exc}"

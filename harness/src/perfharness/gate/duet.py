@@ -1,0 +1,123 @@
+"""One round of the gate: base and head measured as a pair, at the same time (duet) or back to back.
+
+**duet** (the default): both ``asv run``s start together, each pinned to its own core
+(``sched_setaffinity``) with one TensorFlow thread, and every timed sample starts on a barrier
+(:mod:`perfharness.barrier`), so whatever the machine does to one sample it does to the other, and the
+per-round ratio cancels it (duet benchmarking, Bulej et al., ICPE 2020). The cores swap every round, so a
+faster core favours neither side. Each side has its own asv environment (``env_dir``/``a`` for base,
+``/b`` for head): TensorFlow is installed once per side, and neither run reinstalls under the other.
+
+**sequential**: the two runs back to back (A B, then B A), unpinned, default threads — the design the
+duet replaced, kept to measure one against the other.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from perfharness.barrier import SIDE_ENV, SOCKET_ENV, BarrierStats, DuetBarrier
+
+__all__ = ["MODES", "Mode", "RoundResult", "SideRun", "duet_cores", "run_round"]
+
+Mode = Literal["duet", "sequential"]
+MODES: tuple[Mode, ...] = ("duet", "sequential")
+# One thread each: two single-threaded processes on two cores do not compete for either.
+ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
+@dataclass(frozen=True)
+class SideRun:
+    """One side's ``asv run`` in a round: its command line, results folder and environment."""
+
+    side: str
+    commit: str
+    args: tuple[str, ...]
+    results: Path
+    env: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """How a round went: each side's exit code, its wall time, and what the barrier did."""
+
+    codes: Mapping[str, int]
+    seconds: float
+    barrier: BarrierStats | None
+
+
+def duet_cores() -> tuple[int, int] | None:
+    """Two cores this process may use, or None when it has fewer (a duet then cannot pin)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return (cores[0], cores[1]) if len(cores) >= 2 else None
+
+
+def _popen(run: SideRun, log: Path, core: int | None, extra: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "asv", *run.args]
+    env = {**run.env, **extra}
+    fh = log.open("ab")
+    fh.write(f"$ [{run.side}{'' if core is None else f' on core {core}'}] {' '.join(cmd)}\n".encode())
+    fh.flush()
+
+    def pin() -> None:
+        if core is not None:
+            os.sched_setaffinity(0, {core})
+
+    try:
+        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, preexec_fn=pin,
+                                start_new_session=True)
+    finally:
+        fh.close()
+
+
+def _wait(procs: Sequence[tuple[str, subprocess.Popen[bytes]]], timeout_s: float) -> dict[str, int]:
+    deadline = time.monotonic() + timeout_s
+    codes: dict[str, int] = {}
+    try:
+        for side, proc in procs:
+            codes[side] = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        for side, proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+            codes.setdefault(side, -9)
+    except BaseException:  # interrupted: nothing the gate started may run on
+        for _, proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+        raise
+    return codes
+
+
+def run_round(
+    runs: Sequence[SideRun], mode: Mode, k: int, work: Path, log: Path, timeout_s: float
+) -> RoundResult:
+    """Run round ``k``'s two sides (base first in ``runs``) in ``mode``; returns their exit codes."""
+    started = time.perf_counter()
+    if mode == "sequential":
+        order = list(runs) if k % 2 == 0 else list(reversed(runs))  # A B, then B A: drift hits both alike
+        codes: dict[str, int] = {}
+        for run in order:
+            codes |= _wait([(run.side, _popen(run, log, None, {}))], timeout_s)
+        return RoundResult(codes, time.perf_counter() - started, None)
+    cores = duet_cores()
+    if cores is None:
+        raise ValueError("mode 'duet' needs two CPU cores this process may use; use --mode sequential")
+    first, second = cores if k % 2 == 0 else cores[::-1]  # the cores swap every round
+    sock = Path(tempfile.gettempdir()) / f"perfharness-duet-{os.getpid()}-{k}.sock"  # sun_path is short
+    with DuetBarrier(sock) as barrier:
+        procs = [
+            (run.side, _popen(run, log, core, {**ONE_THREAD, SOCKET_ENV: str(barrier.path), SIDE_ENV: run.side}))
+            for run, core in zip(runs, (first, second), strict=True)
+        ]
+        codes = _wait(procs, timeout_s)
+    return RoundResult(codes, time.perf_counter() - started, barrier.stats)
