@@ -1,0 +1,88 @@
+"""How noisy is a gate round? A/A gate runs in each mode, interleaved in one session, side by side.
+
+``python -m tools.gate_noise --blocks 2 --rounds 8`` runs the gate on HEAD against itself, alternating
+``--mode duet`` and ``--mode sequential`` (block by block, so both see the same hour), each block a fixed
+number of rounds with every metric measured in every round, and prints per metric the spread (SD) of the
+per-round log ratio head/base, with a bootstrap 95 % interval, per mode. The recorded rounds are written
+to ``--out`` (one JSON per block), the input of ``tools.gate_power --simulate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from perfharness.gate.duet import MODES
+from perfharness.gate.run import GateError, run_gate
+
+
+def log_ratios(records: Sequence[dict]) -> dict[str, list[float]]:
+    """Per metric, log(head/base) of every recorded round (final losses left out: they do not vary)."""
+    out: dict[str, list[float]] = {}
+    for record in records:
+        for rnd in record["rounds"]:
+            for name, (b, h) in rnd["pairs"].items():
+                if "track_final_loss" not in name and b > 0 and h > 0:
+                    out.setdefault(name, []).append(math.log(h / b))
+    return out
+
+
+def sd_interval(values: Sequence[float], seed: int = 0) -> tuple[float, float, float]:
+    """The SD of ``values`` and its percentile bootstrap 95 % interval."""
+    arr = np.asarray(values)
+    rng = np.random.default_rng(seed)
+    boot = np.std(arr[rng.integers(0, arr.size, (4000, arr.size))], axis=1, ddof=1)
+    return float(np.std(arr, ddof=1)), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.gate_noise", description=__doc__)
+    parser.add_argument("--blocks", type=int, default=2, help="blocks per mode, alternated (default 2)")
+    parser.add_argument("--rounds", type=int, default=8, help="rounds per block (default 8, the first look)")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"modes to compare (default {','.join(MODES)})")
+    parser.add_argument("--out", type=Path, default=Path("gate-noise"), help="folder for the records")
+    parser.add_argument("--repo", type=Path, default=Path("."), help="the repository (default .)")
+    parser.add_argument("--env-dir", type=Path, default=None, help="the sides' asv environments")
+    args = parser.parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
+    if args.blocks < 1 or any(m not in MODES for m in modes):
+        parser.error(f"--blocks must be >= 1 and --modes a list of {MODES}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    records: dict[str, list[dict]] = {m: [] for m in modes}
+    for block in range(args.blocks):
+        for mode in modes if block % 2 == 0 else modes[::-1]:  # alternate which mode goes first
+            path = args.out / f"{mode}-{block}.json"
+            try:
+                run_gate(args.repo, "HEAD", "HEAD", mode=mode, rounds=args.rounds, record=path,  # type: ignore[arg-type]
+                         work=args.out / f"work-{mode}-{block}", env_dir=args.env_dir, budget_s=1e9)
+            except GateError as exc:
+                print(f"gate_noise: {exc}", file=sys.stderr)
+                return 2
+            records[mode].append(json.loads(path.read_text()))
+            seconds = [r["seconds"] for r in records[mode][-1]["rounds"]]
+            print(f"gate_noise: {mode} block {block}: {len(seconds)} rounds, median {np.median(seconds):.1f} s a round")
+    print("\nSD of the per-round log ratio head/base (A/A), with a bootstrap 95 % interval:")
+    ratios = {m: log_ratios(records[m]) for m in modes}
+    names = sorted(set().union(*(r.keys() for r in ratios.values())))
+    print(f"{'metric':<52}" + "".join(f"{m:>26}" for m in modes))
+    for name in names:
+        cells = []
+        for m in modes:
+            v = ratios[m].get(name, [])
+            if len(v) < 3:
+                cells.append(f"{'—':>26}")
+                continue
+            sd, lo, hi = sd_interval(v)
+            cells.append(f"{100 * sd:6.2f} % [{100 * lo:5.2f}, {100 * hi:5.2f}] n={len(v):<3}")
+        print(f"{name:<52}" + "".join(f"{c:>26}" for c in cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
