@@ -107,14 +107,15 @@ def preview(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def gate(session: nox.Session) -> None:
-    """PR gate: ``nox -s gate -- BASE HEAD [--bench REGEX]``; exit 0 pass, 1 regression, 2 could not measure."""
+    """PR gate: ``nox -s gate -- BASE HEAD [--bench REGEX] [--budget S]``; exit 0 pass, 1 regression, 2 could
+    not measure, 3 undecided."""
     _harness(session)
     _exit_with(session, "-m", "perfharness.gate.run", *session.posargs)
 
 
 @nox.session(default=False)
 def gate_power(session: nox.Session) -> None:
-    """The gate's measured power: controlled changes on top of HEAD, K trials each (slow)."""
+    """The gate's power: controlled changes on top of HEAD, K trials each (slow), or ``-- --simulate``."""
     _harness(session)
     _exit_with(session, "-m", "tools.gate_power", *session.posargs)
 

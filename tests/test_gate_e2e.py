@@ -1,6 +1,7 @@
 """The gate end to end, through ``nox -s gate`` in a temporary clone: real asv, real TensorFlow.
 
-Slow (several minutes): it builds an asv environment with TensorFlow and runs the gate three times.
+Slow (several minutes): it builds the two sides' asv environments with TensorFlow and runs the gate four
+times: A/A-like no-op (0), a 25 % slowdown (1), a crash (2), a budget too small to decide (3).
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def clone(tmp_path_factory):
     commits = {
         "noop": _commit(repo, "noop: a comment", lambda r: _replace(
             r / "gdopt/training.py", STOP_LINE, STOP_LINE + "        # no-op\n")),
-        "slow": _commit(repo, "slow: sleep 50 ms in train", lambda r: _replace(
-            r / "gdopt/training.py", STOP_LINE, "        time.sleep(0.05)\n" + STOP_LINE)),
+        "slow": _commit(repo, "slow: train 25 % slower", lambda r: _replace(
+            r / "gdopt/training.py", STOP_LINE, "        time.sleep(0.25 * (time.perf_counter() - start))\n" + STOP_LINE)),
         "broken": _commit(repo, "broken: train raises", lambda r: _replace(
             r / "gdopt/training.py", STOP_LINE, '        raise RuntimeError("broken on purpose")\n' + STOP_LINE)),
     }
@@ -77,17 +78,19 @@ def test_unknown_commit_exits_2(clone):
 
 def test_noop_change_passes(clone):
     repo, commits = clone
-    proc = _nox_gate(repo, "base", commits["noop"], "--bench", BENCH, "--rounds", "6")
+    proc = _nox_gate(repo, "base", commits["noop"], "--bench", BENCH, "--budget", "600")
     report = (repo / "gate-report.md").read_text()
     assert proc.returncode == 0, proc.stdout + proc.stderr + report
     assert "PASS" in report and "gate.Gate.time_train(gd)" in report
-    # the benchmark processes after the first loaded the compiled loop from the run's XLA cache
-    assert list(repo.glob(".asv/gate/*/xla-cache/*XLA_CPU_JIT*")), proc.stdout
+    line = next(ln for ln in report.splitlines() if "gate.Gate.time_train(gd)" in ln)
+    assert "unchanged" in line
+    # the benchmark processes after each side's first loaded the compiled loop from its XLA cache
+    assert list(repo.glob(".asv/gate/*/base/xla-cache/*XLA_CPU_JIT*")), proc.stdout
 
 
 def test_large_slowdown_fails_naming_the_benchmark(clone):
     repo, commits = clone
-    proc = _nox_gate(repo, "base", commits["slow"], "--bench", BENCH, "--rounds", "6")
+    proc = _nox_gate(repo, "base", commits["slow"], "--bench", BENCH)
     report = (repo / "gate-report.md").read_text()
     assert proc.returncode == 1, proc.stdout + proc.stderr + report
     assert "FAIL" in report
@@ -97,7 +100,17 @@ def test_large_slowdown_fails_naming_the_benchmark(clone):
 
 def test_broken_benchmark_exits_2_naming_it(clone):
     repo, commits = clone
-    proc = _nox_gate(repo, "base", commits["broken"], "--bench", BENCH, "--rounds", "6")
+    proc = _nox_gate(repo, "base", commits["broken"], "--bench", BENCH)
     report = (repo / "gate-report.md").read_text()
     assert proc.returncode == 2, proc.stdout + proc.stderr + report
     assert "gate.Gate.time_train(gd)" in report and "could not measure" in report
+
+
+def test_budget_too_small_to_decide_exits_3(clone):
+    """One round, then the budget is spent: nothing can be decided, and the gate says so (never a pass)."""
+    repo, commits = clone
+    proc = _nox_gate(repo, "base", commits["noop"], "--bench", BENCH, "--budget", "1")
+    report = (repo / "gate-report.md").read_text()
+    assert proc.returncode == 3, proc.stdout + proc.stderr + report
+    assert report.index("### Undecided") < report.index("### Performance")
+    assert "gate.Gate.time_train(gd)`: resolution none yet" in report

@@ -20,6 +20,7 @@ def _git(repo: Path, *args: str) -> None:
 def repo(tmp_path):
     (tmp_path / "gdopt").mkdir()
     (tmp_path / "gdopt" / "x.py").write_text("x = 1\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.perfharness]\nwatched = ["gdopt", "benchmarks"]\n')
     _git(tmp_path, "init", "--quiet", "-b", "main")
     _git(tmp_path, "add", ".")
     _git(tmp_path, "commit", "--quiet", "-m", "one")
@@ -43,8 +44,10 @@ def test_dirty_tree_where_it_matters(repo):
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"rounds": 5}, ValueError, "rounds must be an int >= 6: the signed-rank test on paired time needs 6"),
-    ({"rounds": 1, "config": GateConfig()}, ValueError, "rounds must be an int >= 2, got 1"),  # nothing paired
+    ({"rounds": 5}, ValueError, r"rounds must be an int >= 8 \(the first look\), got 5"),
+    ({"config": GateConfig()}, ValueError, "the gate needs a config with looks"),
+    ({"budget_s": 0}, ValueError, "budget must be a number of seconds > 0, got 0"),
+    ({"mode": "parallel"}, ValueError, "mode must be one of"),
     ({"bench": "("}, run.GateError, "not a valid regular expression"),
 ])
 def test_bad_arguments(repo, kwargs, error, match):
@@ -97,26 +100,33 @@ def test_round_selection_without_memory(name, selected):
     assert (metric_kind(name) == "memory") is (not selected)
 
 
-def test_rounds_per_metric() -> None:
-    """Time every round, memory in the first MEMORY_ROUNDS, the final loss in the first LOSS_ROUNDS."""
-    assert run.LOSS_ROUNDS < run.MEMORY_ROUNDS < run.DEFAULT_ROUNDS
-    assert run._rounds_of("gate.Gate.time_train(gd)", 10) == 10
-    assert run._rounds_of("gate.GateMemory.track_train_peak_rss_mb(gd)", 10) == run.MEMORY_ROUNDS
-    assert run._rounds_of("gate.Gate.track_final_loss(gd)", 10) == run.LOSS_ROUNDS
-    assert run._rounds_of("gate.GateMemory.track_train_peak_rss_mb(gd)", 3) == 3
-    assert run._rounds_of("gate.Gate.track_unknown(gd)", 7) == 7  # unknown: every round, decided as an error
+def test_round_selection_excludes_parameter_values() -> None:
+    """[tool.perfharness.gate] exclude keeps, say, a fourth optimizer out of the gate's selection."""
+    import re
+
+    pattern = run.round_selection(None, with_loss=True, exclude=["momentum"])
+    assert re.search(pattern, "gate.Gate.time_train('sgd')")
+    assert not re.search(pattern, "gate.Gate.time_train('momentum')")
 
 
-def test_gate_power_default_rounds_match_the_gate() -> None:
-    from tools.gate_power import DEFAULT_ROUNDS
+@pytest.mark.parametrize(("names", "asv_name", "selected"), [
+    (["gate.Gate.time_train(gd)"], "gate.Gate.time_train('gd')", True),
+    (["gate.Gate.time_train(gd)"], "gate.Gate.time_train('sgd')", False),
+    (["gate.Gate.time_train(gd)"], "gate.Gate.track_final_loss('gd')", False),
+    (["scaling.S.time_x(1024, 10)"], "scaling.S.time_x(1024, 10)", True),
+    (["gate.G.time_plain"], "gate.G.time_plain", True),
+])
+def test_exact_selection_picks_only_the_named_combinations(names, asv_name, selected) -> None:
+    """Later rounds measure only the metrics still undecided, by asv's own combination names."""
+    import re
 
-    assert DEFAULT_ROUNDS == run.DEFAULT_ROUNDS
+    assert bool(re.search(run._exact(names), asv_name)) is selected
 
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--skip-gate"], "--skip-gate leaves nothing to run without --asv-continuous"),
-    (["--rounds", "1"], "--rounds must be >= 6"),
-    (["--rounds", "5"], "--rounds must be >= 6 (the gate's paired time test), got 5"),
+    (["--budget", "0"], "--budget must be > 0 seconds, got 0.0"),
+    (["--simulate", "x.json", "--runs", "0"], "--runs must be >= 1, got 0"),
     (["--cases", "noop,fast"], "unknown case(s) ['fast']"),
 ])
 def test_gate_power_rejects_bad_arguments_before_measuring(argv, message, capsys, tmp_path, monkeypatch):
@@ -129,7 +139,7 @@ def test_gate_power_rejects_bad_arguments_before_measuring(argv, message, capsys
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("case", ["noop", "slow10", "slow5", "mem20", "lr1"])
+@pytest.mark.parametrize("case", ["noop", "slow2", "slow5", "slow10", "mem10", "lr1"])
 def test_gate_power_patches_are_valid_python(case, tmp_path):
     """Each controlled change applies to today's gdopt and still compiles (the injection points exist)."""
     import shutil

@@ -17,19 +17,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-
 from perfharness.gate.duet import MODES
 from perfharness.gate.run import GateError, run_gate
 
 
 def log_ratios(records: Sequence[dict]) -> dict[str, list[float]]:
-    """Per metric, log(head/base) of every recorded round (final losses left out: they do not vary)."""
+    """Per metric, every recorded round's paired log ratio (final losses left out: they do not vary)."""
     out: dict[str, list[float]] = {}
     for record in records:
         for rnd in record["rounds"]:
-            for name, (b, h) in rnd["pairs"].items():
-                if "track_final_loss" not in name and b > 0 and h > 0:
-                    out.setdefault(name, []).append(math.log(h / b))
+            for name, v in rnd["pairs"].items():
+                if "track_final_loss" not in name and v[0] > 0 and v[1] > 0:
+                    out.setdefault(name, []).append(v[2] if len(v) > 2 else math.log(v[1] / v[0]))
     return out
 
 

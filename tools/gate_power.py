@@ -1,14 +1,19 @@
 """The gate's own benchmark: how often it flags controlled changes (``nox -s gate_power``).
 
-In a temporary clone, commits each change on top of HEAD and runs ``nox -s gate``'s logic (base = HEAD,
-head = the change) ``--trials`` times, cases interleaved; optionally ``asv continuous`` with its defaults
-on the same commits, side by side:
+Real trials: in a temporary clone, commits each change on top of HEAD and runs ``nox -s gate``'s logic
+(base = HEAD, head = the change) ``--trials`` times, cases interleaved; optionally ``asv continuous`` with
+its defaults on the same commits, side by side:
 
-  (a) no-op change            goal: never flagged
-  (b) training 10 % slower    goal: always flagged
-  (c) training 5 % slower     goal: flagged in ≥ 90 % of trials
-  (d) training memory +20 %   goal: always flagged
-  (e) learning rate +1 %      goal: always flagged (numerics changed)
+  noop    no-op change            goal: never flagged
+  slow2   training 2 % slower     goal: flagged in ≥ 90 % of trials
+  slow5   training 5 % slower     goal: flagged in ≥ 99 %
+  slow10  training 10 % slower    goal: always flagged
+  mem10   training memory +10 %   goal: always flagged
+  lr1     learning rate +1 %      goal: always flagged (numerics changed)
+
+``--simulate FILE …``: no measuring; replays recorded A/A rounds (``nox -s gate -- HEAD HEAD --rounds N
+--record FILE``) with injected changes of 1–10 % through the gate's rule (perfharness.gate.simulate), prints
+the power curve and the false-alarm rate with exact 95 % intervals, and draws them (``--plot``).
 
 Slowdowns spin the CPU, at the end of ``gdopt.train``, for the given fraction of the call's time so far, so
 the whole call (what the gate's ``time_train`` measures) is that much slower; the memory growth holds an extra
@@ -27,15 +32,16 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_ROUNDS = 10  # perfharness.gate.run's; not imported: asv imports this module where scipy is absent
-
 CASES = {
-    "noop": "(a) no-op change",
-    "slow10": "(b) training 10 % slower",
-    "slow5": "(c) training 5 % slower",
-    "mem20": "(d) training memory +20 %",
-    "lr1": "(e) learning rate +1 %",
+    "noop": "no-op change",
+    "slow2": "training 2 % slower",
+    "slow5": "training 5 % slower",
+    "slow10": "training 10 % slower",
+    "mem10": "training memory +10 %",
+    "lr1": "learning rate +1 %",
 }
+SLOWDOWNS = {"slow2": 0.02, "slow5": 0.05, "slow10": 0.10}
+SIMULATED_CHANGES = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10)
 TRAIN = "gdopt/training.py"
 ENTRY_LINE = "    p = plan(model, data, optimizer, epochs, seed, device)\n"  # the first line of train()
 EXIT_LINE = "    return TrainResult(final, history, p.steps_per_epoch * epochs, seconds, starts[0])\n"
@@ -52,17 +58,17 @@ def _patch(repo: Path, case: str, ballast_mb: dict[str, float]) -> None:
         raise SystemExit(f"gate_power: {TRAIN} changed shape; update the injection points in {__file__}")
     if case == "noop":
         src += "# gate_power: a no-op change\n"
-    elif case in ("slow10", "slow5"):
-        frac = 0.10 if case == "slow10" else 0.05
+    elif case in SLOWDOWNS:
+        frac = SLOWDOWNS[case]
         entry = "    _entered = time.perf_counter()  # gate_power\n"
         spin = (
             f"    _until = time.perf_counter() + {frac} * (time.perf_counter() - _entered)  # gate_power\n"
             "    while time.perf_counter() < _until:\n        pass\n"
         )
         src = src.replace(ENTRY_LINE, entry + ENTRY_LINE).replace(EXIT_LINE, spin + EXIT_LINE)
-    elif case == "mem20":
-        sizes = {k: int(v * 0.2 * 2**20) for k, v in ballast_mb.items()}
-        hold = f"    _ballast = np.ones({sizes!r}.get(optimizer.name, 0) // 8)  # gate_power: +20 % memory\n"
+    elif case == "mem10":
+        sizes = {k: int(v * 0.1 * 2**20) for k, v in ballast_mb.items()}
+        hold = f"    _ballast = np.ones({sizes!r}.get(optimizer.name, 0) // 8)  # gate_power: +10 % memory\n"
         src = src.replace(ENTRY_LINE, hold + ENTRY_LINE).replace(EXIT_LINE, "    del _ballast\n" + EXIT_LINE)
     elif case == "lr1":
         opt = repo / "gdopt/optimizers.py"
@@ -76,7 +82,7 @@ def _patch(repo: Path, case: str, ballast_mb: dict[str, float]) -> None:
 
 def _calibrate(repo: Path, env_dir: Path) -> dict[str, float]:
     """Median training peak RSS (MB) per optimizer on HEAD, 3 fresh processes each, in asv's env."""
-    pythons = sorted(env_dir.glob("*/bin/python"))
+    pythons = sorted(env_dir.glob("a/*/bin/python"))  # the base side's environment
     if not pythons:
         raise SystemExit(f"gate_power: no asv environment under {env_dir}; run `nox -s gate -- HEAD HEAD` once")
     code = (
@@ -91,11 +97,11 @@ def _calibrate(repo: Path, env_dir: Path) -> dict[str, float]:
     return out
 
 
-def _gate(repo: Path, base: str, head: str, env_dir: Path, report: Path, rounds: int) -> tuple[int, float]:
+def _gate(repo: Path, base: str, head: str, env_dir: Path, report: Path, budget: float) -> tuple[int, float]:
     start = time.perf_counter()
     code = subprocess.run(
         [sys.executable, "-m", "perfharness.gate.run", base, head, "--repo", str(repo), "--report", str(report),
-         "--env-dir", str(env_dir), "--work", str(report.with_suffix("")), "--rounds", str(rounds)],
+         "--env-dir", str(env_dir), "--work", str(report.with_suffix("")), "--budget", str(budget)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     ).returncode
     return code, time.perf_counter() - start
@@ -119,21 +125,25 @@ def _continuous(repo: Path, base: str, head: str, env_dir: Path, log: Path) -> t
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=3, help="gate runs per case (default 3)")
-    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
-                        help=f"the gate's --rounds (default {DEFAULT_ROUNDS})")
+    parser.add_argument("--budget", type=float, default=300.0, help="the gate's --budget in seconds (default 300)")
+    parser.add_argument("--simulate", nargs="+", type=Path, default=None, metavar="RECORD",
+                        help="replay these A/A --record files instead of measuring")
+    parser.add_argument("--runs", type=int, default=400, help="simulated gate runs per change (default 400)")
+    parser.add_argument("--plot", type=Path, default=None, help="with --simulate: draw the power curve here (PNG)")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
     parser.add_argument("--asv-continuous", action="store_true", help="also run asv continuous (defaults)")
     parser.add_argument("--skip-gate", action="store_true", help="with --asv-continuous: run only asv continuous")
-    parser.add_argument("--env-dir", default=".asv/env", help="asv environments to reuse (default .asv/env)")
+    parser.add_argument("--env-dir", default=".asv/gate-env", help="the gate's environments (.asv/gate-env)")
     parser.add_argument("--json", default="gate-power.json", help="write the figures here")
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in cases if c not in CASES]
-    from perfharness.gate.config import PR_GATE  # here, not at the top: asv imports this module where scipy is absent
-
-    least = PR_GATE.min_pairs()  # what the gate itself accepts (paired time needs it to reach p < alpha)
-    if args.rounds < least:
-        parser.error(f"--rounds must be >= {least} (the gate's paired time test), got {args.rounds}")
+    if args.simulate is not None:
+        if args.runs < 1:
+            parser.error(f"--runs must be >= 1, got {args.runs}")
+        return _simulate(args.simulate, args.runs, args.plot)
+    if not args.budget > 0:
+        parser.error(f"--budget must be > 0 seconds, got {args.budget}")
     if args.skip_gate and not args.asv_continuous:
         parser.error("--skip-gate leaves nothing to run without --asv-continuous")
     if unknown or args.trials < 1:
@@ -144,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     repo = tmp / "repo"
     _git(here, "clone", "--quiet", str(here), str(repo))
     base = _git(repo, "rev-parse", "HEAD")
-    ballast = _calibrate(repo, env_dir) if "mem20" in cases else {}
+    ballast = _calibrate(repo, env_dir) if "mem10" in cases else {}
     commits = {}
     for case in cases:
         _git(repo, "checkout", "--quiet", "-B", f"power-{case}", base)
@@ -158,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     for trial in range(args.trials):
         for case in cases:
             if not args.skip_gate:
-                code, secs = _gate(repo, base, commits[case], env_dir, tmp / f"{case}-{trial}.md", args.rounds)
+                code, secs = _gate(repo, base, commits[case], env_dir, tmp / f"{case}-{trial}.md", args.budget)
                 rows[case]["gate_codes"].append(code)
                 rows[case]["gate_s"].append(secs)
                 print(f"trial {trial + 1}: {case}: gate exit {code} in {secs:.0f} s", flush=True)
@@ -181,6 +191,44 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{CASES[case]:<28}{rate:>14}{r['gate_codes']!s:>16}{gate_s:>8}{asv:>20}{asv_s:>8}")
     Path(args.json).write_text(json.dumps({"ballast_mb": ballast, "rows": rows, "work": str(tmp)}, indent=1))
     print(f"\nfigures: {args.json}; reports and logs: {tmp}")
+    return 0
+
+
+def _simulate(records: list[Path], runs: int, plot: Path | None) -> int:
+    """Replay A/A records with injected changes: the power curve and false alarms (no measuring)."""
+    from perfharness.gate.simulate import load_rounds, simulate
+
+    try:
+        rounds = load_rounds(records)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"gate_power: cannot replay {', '.join(map(str, records))}: {exc}", file=sys.stderr)
+        return 2
+    points = simulate(rounds, SIMULATED_CHANGES, runs=runs)
+    print(f"{len(rounds)} recorded A/A rounds, {runs} simulated gate runs per change (exact 95 % intervals)")
+    print(f"{'metric':<46}{'change':>8}  {'flagged (regressed)':<30}{'false alarms':<30}{'undecided':<28}rounds")
+    for pt in points:
+        print(f"{pt.metric:<46}{100 * pt.change:>7.0f}%  {pt.flagged!s:<30}{pt.false_alarm!s:<30}"
+              f"{pt.undecided!s:<28}{pt.median_rounds:g}")
+    if plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for metric in sorted({pt.metric for pt in points}):
+            mine = [pt for pt in points if pt.metric == metric]
+            xs = [100 * pt.change for pt in mine]
+            ax.errorbar(xs, [100 * pt.flagged.value for pt in mine], marker="o", capsize=3, label=metric,
+                        yerr=[[100 * (pt.flagged.value - pt.flagged.interval[0]) for pt in mine],
+                              [100 * (pt.flagged.interval[1] - pt.flagged.value) for pt in mine]])
+        ax.axhline(90, ls=":", c="grey")
+        ax.set(xlabel="injected change (%)", ylabel="flagged as regressed (%)", ylim=(-2, 102),
+               title=f"gate power, replayed from {len(rounds)} recorded A/A rounds")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(plot, dpi=110)
+        print(f"plot: {plot}")
     return 0
 
 

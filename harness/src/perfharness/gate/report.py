@@ -1,7 +1,8 @@
 """The gate's report: markdown for the pull request (and ``$GITHUB_STEP_SUMMARY``), a table for the terminal.
 
-Both open with the overall line — ``PASS``, ``FAIL: regression`` or ``ERROR: could not measure`` — so a
-reviewer knows the answer in seconds; the numbers behind each verdict follow.
+Both open with the overall line — ``PASS``, ``FAIL: regression``, ``UNDECIDED: …`` or ``ERROR: could not
+measure`` — so a reviewer knows the answer in seconds; undecided metrics come next, with the smallest change
+each could have detected, then the numbers behind each verdict.
 """
 
 from __future__ import annotations
@@ -66,16 +67,24 @@ def _cells(d: Decision) -> dict[str, str]:
         "n": f"{d.n_base}/{d.n_head}" if d.n_base or d.n_head else "—",
         "ratio": ratio,
         "p": f"{d.p_value:.2g}" if math.isfinite(d.p_value) else "—",
+        "resolution": _resolution(d),
         "verdict": d.verdict.value,
     }
 
 
+def _resolution(d: Decision) -> str:
+    """The smallest change the decision's interval could have flagged, e.g. ``±1.8 %``."""
+    if math.isnan(d.resolution):
+        return "—"
+    return "none yet" if math.isinf(d.resolution) else f"±{100 * d.resolution:.1f} %"
+
+
 # Rows a reviewer must look at come first.
 _SEVERITY = {
+    Verdict.UNDECIDED: 0,
     Verdict.REGRESSED: 0,
     Verdict.NUMERICS_CHANGED: 0,
     Verdict.ERROR: 1,
-    Verdict.UNDECIDED: 2,
     Verdict.IMPROVED: 3,
     Verdict.UNCHANGED: 4,
     Verdict.SKIPPED: 5,
@@ -99,23 +108,26 @@ def _thresholds(outcome: GateOutcome) -> list[str]:
     c = outcome.config
     band = {"time": c.time_threshold, "memory": c.memory_threshold}
     lines = [
-        "| metric | threshold | regressed when |",
+        "| metric | band | regressed when |",
         "|---|---|---|",
     ]
     for kind, t in band.items():
         if kind in c.paired_kinds:
-            what = (f"{_PAIRED_ESTIMATORS[c.estimator]} (base and head of a round run back to back) > {1 + t:g} "
-                    f"and Wilcoxon signed-rank p < {c.alpha:g}")
+            what = (f"the exact {100 * (1 - c.alpha_per_look):g} % Wilcoxon signed-rank interval of "
+                    f"{_PAIRED_ESTIMATORS[c.estimator]} (base and head measured together each round) > {1 + t:g}")
         else:
-            what = f"{_ESTIMATORS[c.estimator]} > {1 + t:g} and Mann-Whitney U p < {c.alpha:g}"
-        lines.append(f"| {kind} | ±{100 * t:g} % | whole {100 * c.confidence_level:g} % CI of {what} |")
+            what = (f"the {100 * c.confidence_level:g} % CI of {_ESTIMATORS[c.estimator]} > {1 + t:g} and "
+                    f"Mann-Whitney U p < {c.alpha:g}")
+        lines.append(f"| {kind} | ±{100 * t:g} % | the whole of {what} |")
     lines.append(f"| final loss | rel. tol. {c.loss_rtol:g} | \\|head − base\\| > {c.loss_rtol:g}·\\|base\\| |")
+    looks = ", ".join(map(str, c.looks)) or "the rounds run"
     lines += [
         "",
-        f"Improved: whole CI below 1 − t and p < {c.alpha:g}. Unchanged: whole CI inside [1 − t, 1 + t]. "
-        "Inconclusive: anything else (too noisy to decide; does not fail the gate). "
-        f"At least {c.min_samples} samples per side; bootstrap: {c.ci_method}, "
-        f"{c.n_resamples} resamples, seed {c.seed}.",
+        "Improved: the whole interval below 1 − t. Unchanged: the whole interval inside [1 − t, 1 + t]. "
+        "Undecided: anything else — the gate measures more rounds, and exits 3 if its budget runs out first. "
+        f"Looks after {looks} rounds, each at alpha {c.alpha:g} / {max(1, len(c.looks))} (Bonferroni over the "
+        "looks): the chance that any look errs stays below alpha per metric. Resolution: the smallest change "
+        "the final interval's width could have flagged.",
     ]
     return lines
 
@@ -130,21 +142,27 @@ def render_markdown(outcome: GateOutcome, fingerprint: Mapping[str, object] | No
         where.append(f"env `{outcome.env}`")
     lines += [" · ".join(where), "", outcome.summary + ".", ""]
 
+    undecided = outcome.with_verdict(Verdict.UNDECIDED)
+    if undecided:  # first: these are why the gate neither passed nor failed
+        lines += ["### Undecided (exit 3)", ""]
+        lines += [f"- `{_md(d.benchmark)}`: resolution {_resolution(d)}; {_md(d.reason)}" for d in undecided]
+        lines.append("")
+
     perf = _perf(outcome)
     if perf:
         lines += [
             "### Performance",
             "",
             "| benchmark | base (median ± ½IQR) | head (median ± ½IQR) | n base/head "
-            f"| head/base [{100 * outcome.config.confidence_level:g} % CI] | p | verdict |",
-            "|---|---|---|---|---|---|---|",
+            "| head/base [CI] | p | resolution | verdict |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for d in perf:
             c = _cells(d)
             verdict = f"**{c['verdict']}**" if d.verdict in (Verdict.REGRESSED, Verdict.ERROR) else c["verdict"]
             lines.append(
                 f"| `{_md(c['benchmark'])}` | {c['base']} | {c['head']} | {c['n']} | {c['ratio']} | {c['p']} "
-                f"| {verdict} |"
+                f"| {c['resolution']} | {verdict} |"
             )
         lines.append("")
 
@@ -175,12 +193,6 @@ def render_markdown(outcome: GateOutcome, fingerprint: Mapping[str, object] | No
         lines += [f"- `{_md(d.benchmark)}`: {_md(d.reason)}" for d in errors]
         lines.append("")
 
-    inconclusive = outcome.with_verdict(Verdict.UNDECIDED)
-    if inconclusive:
-        lines += ["### Inconclusive", ""]
-        lines += [f"- `{_md(d.benchmark)}`: {_md(d.reason)}" for d in inconclusive]
-        lines.append("")
-
     skipped = outcome.with_verdict(Verdict.SKIPPED)
     if skipped:
         lines += [f"Skipped (n/a on both sides): {', '.join(f'`{_md(d.benchmark)}`' for d in skipped)}.", ""]
@@ -202,11 +214,14 @@ def render_terminal(outcome: GateOutcome) -> str:
         "n": "n",
         "ratio": "head/base [CI]",
         "p": "p",
+        "resolution": "resolution",
         "verdict": "verdict",
     }
     rows = [header] + [_cells(d) for d in _perf(outcome)]
     widths = {k: max(len(r[k]) for r in rows) for k in header}
     lines = [outcome.headline, outcome.summary, ""]
+    for d in outcome.with_verdict(Verdict.UNDECIDED):
+        lines.append(f"UNDECIDED: {d.benchmark}: resolution {_resolution(d)}; {d.reason}")
     if len(rows) > 1:
         for i, row in enumerate(rows):
             lines.append("  ".join(row[k].ljust(widths[k]) for k in header).rstrip())

@@ -24,7 +24,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from perfharness.gate.asv_results import ResultsError, load_pairs
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind
@@ -123,12 +126,28 @@ def _exact(names: Sequence[str]) -> str:
     return "^(?:" + "|".join(parts) + ")$"
 
 
+def round_value(base: Sequence[float], head: Sequence[float]) -> tuple[float, float, float]:
+    """One round's (base median, head median, d): d is the median over the samples of log hᵢ − log bᵢ when
+    both sides took as many samples (started together, pairwise, by the duet's barrier), else
+    log(median h / median b). Pairing the samples cancels what hit both at once."""
+    b, h = np.asarray(base, dtype=float), np.asarray(head, dtype=float)
+    mb, mh = float(np.median(b)), float(np.median(h))
+    if b.size == h.size and b.size > 1:
+        return mb, mh, float(np.median(np.log(h) - np.log(b)))
+    return mb, mh, math.log(mh / mb)
+
+
+def _half_iqr(arr: np.ndarray) -> float:
+    q25, q75 = np.percentile(arr, [25.0, 75.0])
+    return float(q75 - q25) / 2.0
+
+
 class _Ledger:
     """Per combination, the paired values of every round so far and the decision at the last look."""
 
     def __init__(self, config: GateConfig) -> None:
         self.config = config
-        self.pairs: dict[str, list[tuple[float, float]]] = {}
+        self.pairs: dict[str, list[tuple[float, float, float]]] = {}
         self.decided: dict[str, Decision] = {}
         self.problems: dict[str, Decision] = {}
 
@@ -137,8 +156,7 @@ class _Ledger:
             if pair.base.problem or pair.head.problem or pair.problem or pair.base.skipped or pair.head.skipped:
                 self.problems.setdefault(pair.name, evaluate([pair], self.config).decisions[0])
                 continue
-            self.pairs.setdefault(pair.name, []).append((float(pair.base.values[0]), float(pair.head.values[0])))
-
+            self.pairs.setdefault(pair.name, []).append(round_value(pair.base.values, pair.head.values))
     def undecided(self, names: Sequence[str], k: int) -> list[str]:
         out = []
         for n in names:
@@ -153,11 +171,16 @@ class _Ledger:
         for n in names:
             if n in self.decided or n in self.problems or n not in self.pairs:
                 continue
-            base, head = (list(x) for x in zip(*self.pairs[n], strict=True))
+            base, head, d = (np.array(x) for x in zip(*self.pairs[n], strict=True))
             kind = metric_kind(n)
-            d = decide(base, head, kind, self.config, benchmark=n, matched=True)
-            if d.verdict is not Verdict.UNDECIDED or final:
-                self.decided[n] = d
+            if kind == "loss":
+                decision = decide(base, head, kind, self.config, benchmark=n)
+            else:  # the decision reads the rounds' paired log ratios; the report shows the sides' medians
+                decision = decide(np.ones(d.size), np.exp(d), kind, self.config, benchmark=n, matched=True)
+                decision = replace(decision, base_median=float(np.median(base)), head_median=float(np.median(head)),
+                                   base_spread=_half_iqr(base), head_spread=_half_iqr(head))
+            if decision.verdict is not Verdict.UNDECIDED or final:
+                self.decided[n] = decision
 
     def outcome(self, names: Sequence[str], base: str, head: str, why_undecided: str) -> GateOutcome:
         decisions = []
@@ -280,7 +303,7 @@ def run_gate(
                 raise GateError(f"asv run of {side} {commits[side][:8]} exited {code}; see {log}")
         try:
             loaded = load_pairs([runs[0].results], MACHINE, commits["base"], commits["head"], env=None,
-                                head_results_dirs=[runs[1].results], per_run=True)
+                                head_results_dirs=[runs[1].results])  # one run a side: samples in order
         except ResultsError as exc:
             nothing = f"no gate benchmark matches --bench {bench!r}" if bench else "asv recorded no gate benchmark"
             raise GateError(f"{nothing} ({exc}); see {log}") from None
@@ -295,8 +318,10 @@ def run_gate(
         current = [p for p in loaded.pairs if p.name in todo or not todo]
         ledger.add(current)
         recorded.append({"round": k, "seconds": round(result.seconds, 3), "barrier": _stats(result.barrier),
-                         "pairs": {p.name: [p.base.values[0], p.head.values[0]] for p in current
-                                   if p.base.values and p.head.values}})
+                         "pairs": {p.name: list(round_value(p.base.values, p.head.values)) for p in current
+                                   if p.base.values and p.head.values},
+                         "samples": {p.name: [list(p.base.values), list(p.head.values)] for p in current
+                                     if len(p.base.values) > 1}})
         if k + 1 == LOSS_ROUNDS:
             ledger.look([n for n in names if metric_kind(n) == "loss"], final=True)
         if rounds is None and k + 1 in config.looks:

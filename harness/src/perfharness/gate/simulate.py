@@ -1,0 +1,128 @@
+"""Replay recorded A/A rounds through the gate's rule, with injected changes: its power and false alarms.
+
+A recorded round (``nox -s gate -- --rounds N --record FILE``) holds, per metric, the sides' medians and the
+round's paired log ratio d (:func:`~perfharness.gate.run.round_value`). A simulated gate run draws rounds
+with replacement from the recorded A/A rounds (a round's metrics stay together, as they were measured
+together), shifts each d by log(1 + c) — head (1 + c) times slower or larger — and applies the gate's
+sequential rule (:class:`~perfharness.gate.config.GateConfig` looks,
+:func:`~perfharness.gate.decide.decide`). Over many runs:
+
+- power(c): the share of runs in which a metric is called regressed;
+- false-alarm rate at c = 0: the share called regressed or improved;
+
+each with its exact (Clopper–Pearson) 95 % interval (``scipy.stats.binomtest``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from perfharness.gate.config import PR_GATE, GateConfig, metric_kind
+from perfharness.gate.decide import Verdict, decide
+
+__all__ = ["Rate", "SimulationPoint", "load_rounds", "simulate", "simulated_verdict"]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """k of n, with its exact 95 % interval."""
+
+    k: int
+    n: int
+
+    @property
+    def value(self) -> float:
+        return self.k / self.n if self.n else math.nan
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        ci = stats.binomtest(self.k, self.n).proportion_ci(confidence_level=0.95, method="exact")
+        return float(ci.low), float(ci.high)
+
+    def __str__(self) -> str:
+        lo, hi = self.interval
+        return f"{self.k}/{self.n} = {100 * self.value:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+@dataclass(frozen=True)
+class SimulationPoint:
+    """One injected change c on one metric: how often it was flagged, how often falsely, rounds used."""
+
+    metric: str
+    change: float
+    flagged: Rate
+    false_alarm: Rate
+    undecided: Rate
+    median_rounds: float
+
+
+def load_rounds(paths: Iterable[Path]) -> list[dict[str, float]]:
+    """Every recorded round of the given ``--record`` files: {metric: d}; refuses non-A/A files."""
+    rounds: list[dict[str, float]] = []
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        if data.get("base") != data.get("head"):
+            raise ValueError(f"{path}: not an A/A record (base {data.get('base')} != head {data.get('head')})")
+        for rnd in data["rounds"]:
+            rounds.append({k: float(v[2]) if len(v) > 2 else math.log(v[1] / v[0]) for k, v in rnd["pairs"].items()})
+    if not rounds:
+        raise ValueError("no recorded rounds in the given files")
+    return rounds
+
+
+def simulated_verdict(base: np.ndarray, head: np.ndarray, kind: str, config: GateConfig) -> tuple[Verdict, int]:
+    """The gate's sequential rule on one metric's rounds: the verdict and the rounds it took."""
+    verdict = Verdict.UNDECIDED
+    for n in config.looks:
+        if n > base.size:
+            break
+        verdict = decide(base[:n], head[:n], kind, config, matched=True).verdict
+        if verdict is not Verdict.UNDECIDED:
+            return verdict, n
+    return verdict, min(base.size, config.looks[-1])
+
+
+def simulate(
+    rounds: Sequence[dict[str, float]],
+    changes: Sequence[float],
+    *,
+    config: GateConfig = PR_GATE,
+    runs: int = 400,
+    seed: int = 0,
+    metrics: Sequence[str] | None = None,
+) -> list[SimulationPoint]:
+    """Power and false alarms of ``config`` per metric and injected change (see the module docstring)."""
+    if runs < 1:
+        raise ValueError(f"runs must be >= 1, got {runs!r}")
+    if any(not -0.5 < c < 1.0 for c in changes):
+        raise ValueError(f"changes must be relative changes in (-0.5, 1), got {list(changes)!r}")
+    names = sorted(metrics or {n for r in rounds for n in r if metric_kind(n) in config.paired_kinds})
+    rng = np.random.default_rng(seed)
+    horizon = config.looks[-1]
+    points = []
+    for name in names:
+        have = np.array([r[name] for r in rounds if name in r], dtype=float)
+        if have.size < 2:
+            raise ValueError(f"{name}: fewer than 2 recorded rounds")
+        kind = metric_kind(name)
+        draws = rng.integers(0, have.size, (runs, horizon))
+        for c in changes:
+            flagged = false = undecided = 0
+            used = []
+            for row in draws:
+                head = np.exp(have[row] + math.log1p(c))
+                verdict, n = simulated_verdict(np.ones(horizon), head, kind, config)
+                flagged += verdict is Verdict.REGRESSED
+                false += verdict in (Verdict.REGRESSED, Verdict.IMPROVED) if c == 0 else verdict is Verdict.IMPROVED
+                undecided += verdict is Verdict.UNDECIDED
+                used.append(n)
+            points.append(SimulationPoint(name, c, Rate(flagged, runs), Rate(false, runs), Rate(undecided, runs),
+                                          float(np.median(used))))
+    return points
