@@ -198,7 +198,10 @@ class ResultsFile:
         from asv.results import Results
         from asv.util import load_json
 
-        return dict(load_json(str(self.path), api_version=Results.api_version))
+        try:
+            return dict(load_json(str(self.path), api_version=Results.api_version))
+        except Exception as exc:  # changed on disk since asv's loader read it
+            raise ResultsFileError(self.path, f"not a valid asv results file: {exc}") from exc
 
     def keys(self, benchmarks: Benchmarks | None = None) -> list[str]:
         """The benchmarks stored; with ``benchmarks``, those it describes at the version stored."""
