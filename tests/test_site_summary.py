@@ -25,16 +25,10 @@ import asvfiles  # noqa: E402  (after the importorskip above)
 from asv.results import iter_results  # noqa: E402
 from loopback import Server, offline_chrome, serve  # noqa: E402
 from perfharness.site import offline  # noqa: E402
-from perfharness.site.summary import (  # noqa: E402
-    FINGERPRINT_FILE,
-    LINK_ID,
-    SummaryError,
-    build_summary,
-    change_points,
-    link_summary,
-    read_fingerprint,
-    write_fingerprint,
-)
+from perfharness.site.changes import change_points  # noqa: E402
+from perfharness.site.fingerprints import FINGERPRINT_FILE, read_fingerprint, write_fingerprint  # noqa: E402
+from perfharness.site.page import LINK_ID, link_summary  # noqa: E402
+from perfharness.site.summary import SummaryError, build_summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ASV_INDEX = Path(asv.__file__).parent / "www" / "index.html"  # the template `asv publish` copies
@@ -206,8 +200,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
             }
         )
     )
-    (root / "benchmarks").mkdir()
-    (root / "benchmarks" / "common.py").write_text("TARGET_LOSS = 0.1  # as in the real suite\n")
+    (root / "pyproject.toml").write_text("[tool.perfharness.site]\ntarget_loss = 0.1  # as in the real project\n")
     commits = []
     for i in range(N_COMMITS):
         (root / "CHANGES").write_text(f"change {i}\n")
@@ -409,7 +402,7 @@ def test_corrupt_results_file_is_skipped_with_a_warning(
     runs = sorted((results / MACHINE).glob("*-*.json"))
     runs[0].write_text('{"version": 2, "commit_hash": ')  # truncated
     runs[1].write_text(json.dumps({"version": 2, "results": {}}))  # valid JSON, not a results file
-    with caplog.at_level(logging.WARNING, logger="perfharness.site.summary"):
+    with caplog.at_level(logging.WARNING, logger="perfharness.site.runs"):
         text = build_summary(results, tmp_path / "html", project.root).read_text()
     warned = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     assert str(runs[0]) in warned and str(runs[1]) in warned
