@@ -31,6 +31,7 @@ from perfharness.site.suite import (
     EXPONENT,
     GPU_RESOURCES,
     LOSS_CURVE,
+    REPLICAS,
     SCALING,
     TIME_TO_TARGET,
     TRAIN,
@@ -339,12 +340,47 @@ def _machine(ctx: Context) -> str:
     return f'<table class="kv"><tbody>{"".join(f"<tr>{r}</tr>" for r in body)}</tbody></table>{note}'
 
 
+def _replicas(ctx: Context) -> str:
+    """Data-parallel training: one epoch's time and the scaling efficiency, per optimizer × replicas."""
+    values = ctx.values
+    epoch, efficiency = f"{REPLICAS}.time_epoch", f"{REPLICAS}.track_scaling_efficiency"
+    optimizers = dict.fromkeys(values.param_values(epoch, "optimizer") + values.param_values(efficiency, "optimizer"))
+    counts = dict.fromkeys(values.param_values(epoch, "replicas") + values.param_values(efficiency, "replicas"))
+    rows = []
+    for opt in optimizers:
+        for n in sorted(counts, key=_as_number):
+            cells = [(name, unit, values.pair(name, optimizer=opt, replicas=n))
+                     for name, unit in ((epoch, "seconds"), (efficiency, "efficiency"))]
+            if not any(present(latest) for _, _, (latest, _) in cells):
+                continue
+            tds = "".join(cell(lt, pv, unit, mark=stale_mark(values, name)) for name, unit, (lt, pv) in cells)
+            rows.append(f"<td>{esc(label(opt))}</td><td>{esc(n)}</td>{tds}")
+    if not rows:
+        return (
+            f'<p class="note">No results yet: no <code>{REPLICAS}</code> benchmark has run on this machine '
+            "and environment.</p>"
+        )
+    return (
+        f'<p class="note">One epoch split over the replicas (<code>{epoch}</code>) and the scaling efficiency '
+        f"(<code>track_scaling_efficiency</code>, as the suite computes it; 100 % is linear scaling).</p>"
+        + table(["optimizer", "replicas", "epoch time", "scaling efficiency"], rows, "num")
+    )
+
+
+def _as_number(text: str) -> tuple[float, str]:
+    try:
+        return float(text), text
+    except ValueError:
+        return math.inf, text
+
+
 # The sections' parts, in page order: a new panel is one entry.
 PANELS: tuple[Panel, ...] = (
     Panel("At a glance", _glance),
     Panel("Per optimizer and device", _per_optimizer),
     Panel("gdopt against Keras <code>fit</code>", _against_keras),
     Panel("Scaling", _scaling),
+    Panel("Data-parallel scaling", _replicas),
     Panel("GPU resources", _gpu_resources),
     Panel("Change points", _change_points),
     Panel("Machine", _machine),

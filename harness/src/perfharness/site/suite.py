@@ -11,6 +11,7 @@ __all__ = [
     "GPU_RESOURCES",
     "LOSS_CURVE",
     "NO_CHANGE_POINTS",
+    "REPLICAS",
     "SCALING",
     "TIME_TO_TARGET",
     "TRAIN",
@@ -24,5 +25,6 @@ LOSS_CURVE = "training.LossCurve"
 SCALING = "scaling.Scaling.time_epoch"
 EXPONENT = "scaling.ScalingExponent.track_exponent"
 GPU_RESOURCES = "gpu.GpuResources"
+REPLICAS = "replicas.Replicas"  # data-parallel training: time_epoch and track_scaling_efficiency per replicas
 # Points of one curve, not a history of their own: plotted, not searched for change points.
 NO_CHANGE_POINTS = (LOSS_CURVE + ".",)
