@@ -244,7 +244,8 @@ class ResultsFile:
         """How many values the file holds for ``key``; None when it holds none (a failed build)."""
         row = self.document["results"].get(key) or []
         columns = list(self.document.get("result_columns") or [])
-        raw = row[columns.index("result")] if "result" in columns and columns.index("result") < len(row) else None
+        at = columns.index("result") if "result" in columns else len(row)
+        raw = row[at] if at < len(row) else None  # asv trims trailing empty columns
         if raw is None:
             return None
         if not isinstance(raw, list):
