@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import math
@@ -22,26 +21,18 @@ import pytest
 asv = pytest.importorskip("asv")
 pytest.importorskip("matplotlib")
 
-from asv.machine import Machine  # noqa: E402  (after the importorskip above)
-from asv.results import Results, iter_results  # noqa: E402
-from asv.runner import BenchmarkResult  # noqa: E402
+import asvfiles  # noqa: E402  (after the importorskip above)
+from asv.results import iter_results  # noqa: E402
 from loopback import Server, offline_chrome, serve  # noqa: E402
 from perfharness.site import offline  # noqa: E402
-from perfharness.site.summary import (  # noqa: E402
-    FINGERPRINT_FILE,
-    LINK_ID,
-    SummaryError,
-    build_summary,
-    change_points,
-    link_summary,
-    read_fingerprint,
-    write_fingerprint,
-)
+from perfharness.site.changes import change_points  # noqa: E402
+from perfharness.site.fingerprints import FINGERPRINT_FILE, read_fingerprint, write_fingerprint  # noqa: E402
+from perfharness.site.page import LINK_ID, link_summary  # noqa: E402
+from perfharness.site.summary import SummaryError, build_summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ASV_INDEX = Path(asv.__file__).parent / "www" / "index.html"  # the template `asv publish` copies
 MACHINE, GPU_MACHINE = "testbox", "gpubox"
-ENV = "existing-py_usr_bin_python3"
 N_COMMITS = 6
 STEP_AT = 3  # time_train(gdopt, sgd, cpu) doubles at this commit
 FINAL_AT = N_COMMITS - 1  # final loss of gd (gdopt, cpu) halves at the latest commit
@@ -131,40 +122,12 @@ def value(name: str, p: dict[str, object], commit: int, gpu: bool) -> float:
 
 
 def benchmarks_json() -> dict[str, dict]:
-    return {
-        name: {
-            "name": name,
-            "code": f"def {name.rsplit('.', 1)[1]}(): pass",
-            "param_names": names,
-            "params": [[repr(v) for v in values] for values in params],
-            "type": kind,
-            "unit": unit,
-            "version": "1",
-            "timeout": 300,
-        }
-        for name, (names, params, kind, unit) in SUITE.items()
-    }
+    return asvfiles.benchmarks_json(SUITE)
 
 
 def write_results(results_dir: Path, machine: str, commits: list[tuple[int, str, int]], gpu: bool) -> None:
     """One asv results file per (index, hash, date ms), written with asv's Results API as `asv run` would."""
-    info = {"machine": machine, "os": "Linux", "arch": "x86_64", "cpu": "Test CPU", "num_cpu": "2", "ram": "8GB"}
-    (results_dir / machine).mkdir(parents=True, exist_ok=True)
-    (results_dir / machine / "machine.json").write_text(json.dumps({**info, "version": Machine.api_version}))
-    catalog = benchmarks_json()
-    for index, sha, date in commits:
-        res = Results({"machine": machine, "python": "3.11"}, {}, sha, date, "3.11", ENV, {})
-        for name, (names, params, kind, _) in SUITE.items():
-            results, samples, numbers = [], [], []
-            for combo in itertools.product(*params):
-                v = value(name, dict(zip(names, combo, strict=True)), index, gpu)
-                timed = kind == "time" and not math.isnan(v)
-                results.append(v)
-                samples.append([v * 0.99, v, v * 1.01] if timed else None)
-                numbers.append(1 if timed else None)
-            res.add_result(catalog[name], BenchmarkResult(results, samples, numbers, 0, "", None), record_samples=True)
-        res.save(str(results_dir))
-    (results_dir / "benchmarks.json").write_text(json.dumps({**catalog, "version": 2}, indent=1))
+    asvfiles.write_results(results_dir, machine, commits, SUITE, lambda name, p, i: value(name, p, i, gpu))
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -237,8 +200,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
             }
         )
     )
-    (root / "benchmarks").mkdir()
-    (root / "benchmarks" / "common.py").write_text("TARGET_LOSS = 0.1  # as in the real suite\n")
+    (root / "pyproject.toml").write_text("[tool.perfharness.site]\ntarget_loss = 0.1  # as in the real project\n")
     commits = []
     for i in range(N_COMMITS):
         (root / "CHANGES").write_text(f"change {i}\n")
@@ -440,7 +402,7 @@ def test_corrupt_results_file_is_skipped_with_a_warning(
     runs = sorted((results / MACHINE).glob("*-*.json"))
     runs[0].write_text('{"version": 2, "commit_hash": ')  # truncated
     runs[1].write_text(json.dumps({"version": 2, "results": {}}))  # valid JSON, not a results file
-    with caplog.at_level(logging.WARNING, logger="perfharness.site.summary"):
+    with caplog.at_level(logging.WARNING, logger="perfharness.site.runs"):
         text = build_summary(results, tmp_path / "html", project.root).read_text()
     warned = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     assert str(runs[0]) in warned and str(runs[1]) in warned

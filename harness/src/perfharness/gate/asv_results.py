@@ -1,28 +1,30 @@
-"""Read the samples of two commits from asv's own results files.
+"""Read the samples of two commits from asv's own results files, through :mod:`perfharness.results`.
 
-asv 0.6.6 writes one file per (machine, commit, environment): ``<results>/<machine>/<hash8>-<env>.json``.
-Each benchmark row holds, per parameter combination (the cartesian product of its ``params``):
-
-- ``result``: a number; ``null`` when the benchmark failed or timed out; ``NaN`` when it was skipped
-  (``setup`` raised ``NotImplementedError``, shown as n/a by asv);
-- ``samples``: the per-repeat timings, only for ``time_*`` benchmarks run with ``--record-samples``.
-  ``track_*`` and ``peakmem_*`` benchmarks keep a single value per run, so several result directories
-  (several asv runs) can be pooled.
-
-The files are read with asv's own loader, :meth:`asv.results.Results.load`; asv is imported lazily so the
-decision rule can be used without it.
+``track_*`` and ``peakmem_*`` benchmarks keep a single value per run and ``time_*`` benchmarks (run with
+``--record-samples``) their per-repeat samples, so several result directories (several asv runs) can be
+pooled. A failed or timed-out combination (asv's null) is a per-benchmark problem, a skipped one (NaN,
+asv's n/a) is ``skipped``; asv is imported lazily, so the decision rule can be used without it.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Union
+
+from perfharness.results import (
+    Combination,
+    ResultsFile,
+    ResultsFileError,
+    Status,
+    combination_name,
+    load_machine,
+    load_results,
+    result_paths,
+)
 
 __all__ = [
     "BenchmarkPair",
@@ -37,7 +39,6 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 _HASH = re.compile(r"^[0-9a-f]{4,40}$")
-_NOT_RESULTS = frozenset({"machine.json", "benchmarks.json"})
 
 
 class ResultsError(Exception):
@@ -77,25 +78,6 @@ class LoadedResults:
     files: tuple[str, ...] = ()
 
 
-def _format_param(value_repr: str) -> str:
-    """asv stores parameter values as ``repr`` strings; show ``'sgd'`` as ``sgd``."""
-    for quote in ("'", '"'):
-        if len(value_repr) >= 2 and value_repr[0] == value_repr[-1] == quote:
-            return value_repr[1:-1]
-    return value_repr
-
-
-def combination_name(benchmark: str, params: Sequence[str] = ()) -> str:
-    """The name the gate reports for one parameter combination.
-
-    >>> combination_name("training.Train.time_train", ["'gdopt'", "'sgd'", "'cpu'"])
-    'training.Train.time_train(gdopt, sgd, cpu)'
-    """
-    if not params:
-        return benchmark
-    return f"{benchmark}({', '.join(_format_param(p) for p in params)})"
-
-
 def _check_hash(what: str, commit: str) -> str:
     commit = commit.strip().lower()
     if not _HASH.match(commit):
@@ -109,23 +91,14 @@ def _env_of(path: Path) -> str:
 
 def _candidates(machine_dir: Path, commit: str) -> list[Path]:
     """Result files whose 8-character hash prefix agrees with ``commit``."""
-    found = []
-    for path in sorted(machine_dir.glob("*.json")):
-        if path.name in _NOT_RESULTS or "-" not in path.name:
-            continue
-        hash8 = path.name.split("-", 1)[0]
-        if hash8[: len(commit)] == commit[:8]:
-            found.append(path)
-    return found
+    return result_paths(machine_dir, commit)
 
 
-def _load_file(path: Path, machine: str) -> Any:
-    from asv.results import Results
-
+def _load_file(path: Path, machine: str) -> ResultsFile:
     try:
-        return Results.load(str(path), machine_name=machine)
-    except Exception as exc:  # asv raises UserError, but a hand-edited file can raise anything
-        raise ResultsError(f"corrupt results file {path}: {exc}") from exc
+        return load_results(path, machine)
+    except ResultsFileError as exc:
+        raise ResultsError(f"corrupt results file {path}: {exc.reason}") from exc
 
 
 def _pick_env(dirs: dict[str, Path], machine: str, base: str, head: str, env: str | None) -> str:
@@ -151,7 +124,7 @@ def _pick_env(dirs: dict[str, Path], machine: str, base: str, head: str, env: st
     raise ResultsError(f"several environments measured both commits ({sorted(common)}); pass --env")
 
 
-def _load_commit(results_dir: Path, machine: str, commit: str, env: str, what: str) -> tuple[Path, Any]:
+def _load_commit(results_dir: Path, machine: str, commit: str, env: str, what: str) -> ResultsFile:
     from asv.results import get_filename
 
     machine_dir = results_dir / machine
@@ -161,32 +134,25 @@ def _load_commit(results_dir: Path, machine: str, commit: str, env: str, what: s
         if path.name != Path(get_filename(machine, hash8, env)).name:
             continue
         results = _load_file(path, machine)
-        if str(results.commit_hash or "").lower().startswith(commit):
-            matches.append((path, results))
+        if results.commit_hash.lower().startswith(commit):
+            matches.append(results)
     if not matches:
         raise ResultsError(f"no results for {what} commit {commit} in environment {env!r} under {machine_dir}")
     if len(matches) > 1:
-        names = ", ".join(p.name for p, _ in matches)
+        names = ", ".join(r.path.name for r in matches)
         raise ResultsError(f"{what} commit {commit} is ambiguous ({names}): pass a longer hash")
     return matches[0]
 
 
-def _side(value: object, samples: object) -> Side:
-    if value is None:
+def _side(row: Combination) -> Side:
+    if row.problem is not None:
+        return Side(problem=row.problem)
+    if row.status is Status.FAILED:
         return Side(problem="no result: the benchmark failed or timed out (asv recorded null)")
-    if isinstance(value, float) and math.isnan(value):
+    if row.status is Status.SKIPPED:
         return Side(skipped=True)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return Side(problem=f"corrupt result value {value!r}")
-    if samples is None:
-        return Side(values=(float(value),))
-    if not isinstance(samples, list):
-        return Side(problem=f"corrupt samples {samples!r}")
-    if not samples:
-        return Side(problem="empty samples")
-    if any(isinstance(s, bool) or not isinstance(s, (int, float)) for s in samples):
-        return Side(problem=f"corrupt samples: non-numeric entries in {samples!r}")
-    return Side(values=tuple(float(s) for s in samples))
+    assert row.value is not None  # MEASURED
+    return Side(values=row.samples if row.samples is not None else (row.value,))
 
 
 def _median_of(side: Side) -> Side:
@@ -198,27 +164,12 @@ def _median_of(side: Side) -> Side:
     return Side(values=(median,))
 
 
-def _read_sides(results: Any, path: Path) -> dict[str, tuple[Side, object]]:
+def _read_sides(results: ResultsFile) -> dict[str, tuple[Side, object]]:
     """Combination name → (side, benchmark version) for every benchmark in one results file."""
-    sides: dict[str, tuple[Side, object]] = {}
     try:
-        for key in sorted(results.get_all_result_keys()):
-            params = results.get_result_params(key) or []
-            combos = list(itertools.product(*params))
-            values = results.get_result_value(key, params)
-            samples = results.get_result_samples(key, params)
-            version = results.benchmark_version.get(key)
-            raw = results._results.get(key)  # asv keeps one entry per combination; check nothing is lost
-            if raw is not None and len(raw) != len(combos):
-                problem = f"corrupt results: {len(raw)} values for {len(combos)} parameter combinations"
-                for combo in combos:
-                    sides[combination_name(key, combo)] = (Side(problem=problem), version)
-                continue
-            for combo, value, sample in zip(combos, values, samples, strict=True):
-                sides[combination_name(key, combo)] = (_side(value, sample), version)
-    except Exception as exc:
-        raise ResultsError(f"corrupt results file {path}: {exc!r}") from exc
-    return sides
+        return {row.name: (_side(row), row.version) for row in results.combinations()}
+    except ResultsFileError as exc:
+        raise ResultsError(f"corrupt results file {results.path}: {exc.reason}") from exc
 
 
 def _merge(a: Side, b: Side) -> Side:
@@ -280,11 +231,11 @@ def load_pairs(
     for base_dir, head_dir in zip(dirs, head_dirs, strict=True):
         run: dict[str, dict[str, tuple[Side, object]]] = {}
         for what, commit, results_dir in (("base", base, base_dir), ("head", head, head_dir)):
-            path, results = _load_commit(results_dir, machine, commit, env, what)
-            full[what] = str(results.commit_hash)
-            env_name = str(results.env_name or env)
-            files.append(str(path))
-            run[what] = _read_sides(results, path)
+            results = _load_commit(results_dir, machine, commit, env, what)
+            full[what] = results.commit_hash
+            env_name = results.env_name or env
+            files.append(str(results.path))
+            run[what] = _read_sides(results)
             if per_run:
                 run[what] = {k: (_median_of(side), v) for k, (side, v) in run[what].items()}
         runs.append(run)
@@ -322,14 +273,8 @@ def _paths(dirs: PathLike | Sequence[PathLike]) -> list[Path]:
 
 def load_machine_info(results_dir: PathLike, machine: str) -> dict[str, str]:
     """asv's ``<results>/<machine>/machine.json`` (os, arch, cpu, num_cpu, ram) as a fingerprint dict."""
-    from asv.machine import Machine
-    from asv.util import load_json
-
-    path = Path(results_dir) / machine / "machine.json"
     try:
-        data = load_json(str(path), api_version=Machine.api_version)
-    except Exception as exc:
-        return {"machine": machine, "machine.json": f"unreadable ({exc})"}
-    if not isinstance(data, dict):
-        return {"machine": machine, "machine.json": "not a JSON object"}
+        data = load_machine(Path(results_dir) / machine / "machine.json")
+    except ResultsFileError as exc:
+        return {"machine": machine, "machine.json": f"unreadable ({exc.reason})"}
     return {str(k): str(v) for k, v in data.items()}

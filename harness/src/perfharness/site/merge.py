@@ -1,9 +1,10 @@
 """Merge asv results directories from several machines or CI shards into one.
 
 asv has no command for this (airspeed-velocity/asv#1362). :func:`merge_results` reads every source
-with asv's own loaders, so a file asv would reject is skipped (with a note naming it) and nothing
-else is lost. Per benchmark of one commit, machine and environment, the row that ran last
-(asv's ``started_at``) wins; rows that differ in value between sources are reported as conflicts.
+through :mod:`perfharness.results` (asv's own loaders), so a file asv would reject is skipped (with a
+note naming it) and nothing else is lost. Per benchmark of one commit, machine and environment, the row
+that ran last (asv's ``started_at``) wins; rows that differ in value between sources are reported as
+conflicts.
 Every file is written to a temp file beside its target and renamed into place, so a crash never
 leaves a partial file.
 
@@ -16,25 +17,27 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asv import util as asv_util
 from asv.benchmarks import Benchmarks
 from asv.machine import Machine
 from asv.results import Results, get_filename
 
+from perfharness.results import (
+    BENCHMARKS_FILE,
+    MACHINE_FILE,
+    ResultsFileError,
+    load_benchmarks,
+    load_machine,
+    load_results,
+    result_paths,
+)
 from perfharness.site.atomic import write_atomic
 from perfharness.site.fingerprints import FINGERPRINT_FILE, merge_fingerprints
 
 __all__ = ["Conflict", "MergeError", "MergeReport", "Skipped", "merge_results"]
-
-_SPECIAL = {"machine.json", "benchmarks.json"}
-# What asv.results.Results.load raises on a malformed file, besides its own UserError.
-_LOAD_ERRORS = (asv_util.UserError, ValueError, TypeError, AttributeError, KeyError, IndexError, OSError)
 
 Row = dict[str, Any]
 
@@ -132,21 +135,11 @@ def _canon(value: Any) -> str:
 
 
 def _load_results(path: Path, source: int) -> _ResultsFile:
-    Results.load(str(path))  # asv's own validation: JSON, api_version, required keys, known columns
-    data = asv_util.load_json(str(path), api_version=Results.api_version)
+    """One results file that asv's loader accepts, as its raw rows (merge rewrites every column)."""
+    data = load_results(path).document
     columns = data["result_columns"]
-    if not isinstance(data["results"], dict) or not isinstance(data["params"].get("machine"), str):
-        raise ValueError("malformed 'results' or 'params.machine'")
     rows = {name: dict(zip(columns, values, strict=False)) for name, values in data["results"].items()}
     return _ResultsFile(source, path, data, rows)
-
-
-def _json_files(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            if name.endswith(".json"):
-                yield Path(dirpath) / name
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any], compact: bool) -> bool:
@@ -233,31 +226,24 @@ def merge_results(sources: list[Path], dest: Path) -> MergeReport:
     machines: dict[str, list[tuple[int, Path, dict]]] = {}
     benchmarks: list[tuple[int, Path, dict]] = []
     for index, root in enumerate(roots):
-        found = 0
-        for path in _json_files(root):
-            if path.name == "benchmarks.json":
-                try:
-                    data = asv_util.load_json(str(path), api_version=Benchmarks.api_version)
-                    if not all(isinstance(v, dict) for v in data.values()):
-                        raise ValueError("entries are not benchmark descriptions")
-                    benchmarks.append((index, path, data))
-                except _LOAD_ERRORS as exc:
-                    report.skipped.append(Skipped(path, str(exc)))
-            elif path.name == "machine.json":
-                try:
-                    data = asv_util.load_json(str(path), api_version=Machine.api_version)
-                    if not isinstance(data.get("machine"), str):
-                        raise ValueError("no 'machine' name")
-                    machines.setdefault(data["machine"], []).append((index, path, data))
-                except _LOAD_ERRORS as exc:
-                    report.skipped.append(Skipped(path, str(exc)))
-            else:
-                found += 1
-                try:
-                    results.append(_load_results(path, index))
-                except _LOAD_ERRORS as exc:
-                    report.skipped.append(Skipped(path, f"not a valid asv results file: {exc}"))
-        if found == 0 and root.resolve() in explicit:
+        for path in sorted(root.rglob(BENCHMARKS_FILE)):
+            try:
+                benchmarks.append((index, path, load_benchmarks(path)))
+            except ResultsFileError as exc:
+                report.skipped.append(Skipped(path, exc.reason))
+        for path in sorted(root.rglob(MACHINE_FILE)):
+            try:
+                data = load_machine(path)
+                machines.setdefault(data["machine"], []).append((index, path, data))
+            except ResultsFileError as exc:
+                report.skipped.append(Skipped(path, exc.reason))
+        paths = result_paths(root)
+        for path in paths:
+            try:
+                results.append(_load_results(path, index))
+            except ResultsFileError as exc:
+                report.skipped.append(Skipped(path, exc.reason))
+        if not paths and root.resolve() in explicit:
             raise MergeError(
                 f"{root} holds no asv results files (expected <machine>/machine.json and <machine>/<commit>-<env>.json)"
             )
