@@ -53,9 +53,7 @@ __all__ = [
     "DEFAULT_RSS_INTERVAL_S",
     "PeakRSSSampler",
     "RSSReading",
-    "SamplerOverhead",
     "lifetime_max_rss_mb",
-    "measure_sampler_overhead",
     "pin_mmap_threshold",
     "release_free_memory",
     "reset_peak_rss",
@@ -283,70 +281,3 @@ class PeakRSSSampler:
             sampled_peak_rss_mb=(self._peak - self._baseline) / _MIB,
             kernel_peak_rss_mb=None if hwm is None else (hwm - self._baseline) / _MIB,
         )
-
-
-@dataclass(frozen=True)
-class SamplerOverhead:
-    """Best-of-``repeats`` time of one workload without and with a :class:`PeakRSSSampler` running."""
-
-    interval_s: float
-    repeats: int
-    plain_s: float
-    sampled_s: float
-    n_samples: int  # samples taken during the fastest sampled run
-
-    @property
-    def overhead_fraction(self) -> float:
-        """``sampled_s / plain_s − 1``; the goal is ≤ 0.01. Noise can make it slightly negative."""
-        return self.sampled_s / self.plain_s - 1.0
-
-
-def _reference_workload() -> None:
-    """A fixed CPU workload (~0.5 s on 2 cores): BLAS matmuls, which release the GIL, then a pure-Python loop."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((512, 512), dtype=np.float32) / 16
-    b = a
-    for _ in range(150):
-        b = np.tanh(a @ b)
-    total = 0
-    for i in range(1_500_000):
-        total += i * i
-    if not np.isfinite(b).all() or total <= 0:
-        raise AssertionError("reference workload produced garbage")
-
-
-def measure_sampler_overhead(
-    workload: Callable[[], object] | None = None,
-    *,
-    interval_s: float = DEFAULT_RSS_INTERVAL_S,
-    repeats: int = 5,
-) -> SamplerOverhead:
-    """Time ``workload`` (default: a fixed CPU workload) alternately without and with the sampler.
-
-    Runs and reports; it asserts nothing about the numbers. One untimed warm-up run comes first.
-    """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats!r}")
-    run = _reference_workload if workload is None else workload
-    run()
-    plain: list[float] = []
-    sampled: list[tuple[float, int]] = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        plain.append(time.perf_counter() - start)
-        with PeakRSSSampler(interval_s=interval_s) as sampler:
-            start = time.perf_counter()
-            run()
-            elapsed = time.perf_counter() - start
-        sampled.append((elapsed, sampler.reading.n_samples))
-    best_sampled = min(sampled)
-    return SamplerOverhead(
-        interval_s=interval_s,
-        repeats=repeats,
-        plain_s=min(plain),
-        sampled_s=best_sampled[0],
-        n_samples=best_sampled[1],
-    )
