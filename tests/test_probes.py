@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import platform
 import re
@@ -34,7 +33,6 @@ from perfharness.probes import (
     enable_memory_growth,
     lifetime_max_rss_mb,
     machine_fingerprint,
-    measure_sampler_overhead,
     nvml_status,
     reset_tf_peak_memory,
     tf_gpu_unavailable_reason,
@@ -226,15 +224,6 @@ def test_sampler_rejects_bad_use() -> None:
         pass
     with pytest.raises(RuntimeError, match="used only once"), sampler:
         pass
-
-
-def test_measure_sampler_overhead_returns_numbers() -> None:
-    overhead = measure_sampler_overhead(lambda: sum(range(20_000)), interval_s=0.002, repeats=1)
-    assert overhead.plain_s > 0 and overhead.sampled_s > 0
-    assert math.isfinite(overhead.overhead_fraction)
-    assert overhead.n_samples >= 2
-    with pytest.raises(ValueError, match=r"repeats must be >= 1, got 0"):
-        measure_sampler_overhead(lambda: None, repeats=0)
 
 
 # --- TensorFlow-free import --------------------------------------------------------------------------

@@ -2,12 +2,10 @@
 
     python tools/gpu_probe_check.py [--seconds 15] [--json readings.json]
 
-Needs nvidia-ml-py, psutil and torch (CUDA), not TensorFlow: gdopt/ is loaded as a bare package, so
-gdopt/__init__.py, which imports TensorFlow, does not run. Measures 2 s idle, then ``--seconds`` of
-large float32 matmuls plus a known block of device memory, and checks the readings are plausible.
-Exit status: 0 plausible, 1 implausible, 2 no NVIDIA GPU through NVML, 3 no CUDA device for torch.
-
-Not an asv benchmark: asv imports every module here, so this one does nothing at import time.
+Needs nvidia-ml-py, psutil and torch (CUDA), not TensorFlow: the probes are loaded from this checkout's
+harness/src, so neither gdopt nor the harness (asv, scipy) has to be installed. Measures 2 s idle, then
+``--seconds`` of large float32 matmuls plus a known block of device memory, and checks the readings are
+plausible. Exit status: 0 plausible, 1 implausible, 2 no NVIDIA GPU through NVML, 3 no CUDA device for torch.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import importlib
 import json
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +26,14 @@ def fmt(value: float | None, unit: str) -> str:
     return "n/a" if value is None else f"{value:.1f} {unit}"
 
 
+HARNESS_SRC = Path(__file__).resolve().parents[1] / "harness" / "src"
+
+
 def load_probes() -> Any:
-    """Import ``perfharness.probes`` without running ``gdopt/__init__.py`` (TensorFlow may be absent)."""
-    if "gdopt" not in sys.modules:
-        package = types.ModuleType("gdopt")
-        package.__path__ = [str(Path(__file__).resolve().parents[1] / "gdopt")]
-        sys.modules["gdopt"] = package
+    """Import ``perfharness.probes`` from ``harness/src`` beside this script: a GPU host may have only
+    nvidia-ml-py and psutil (the probes import nothing else at import time)."""
+    if str(HARNESS_SRC) not in sys.path:
+        sys.path.insert(0, str(HARNESS_SRC))
     return importlib.import_module("perfharness.probes")
 
 

@@ -17,9 +17,10 @@ Three figures per case, each the median of the per-round ratios minus 1 with a 9
 * ``whole`` = the whole ``with`` block / plain: also the sampler's entry (``malloc_trim``, baseline
   read, thread start) and exit (join, final read, ``ru_maxrss``).
 
-Rounds inside one process cancel the process-to-process spread (SGD epochs of 48 vs 62 ms in different
-processes) that swamped a first comparison across processes. The suites time training and sample
-memory in separate benchmarks, so none of this reaches a reported time. Reports; asserts nothing.
+Rounds inside one process cancel the process-to-process spread of the training's time, which is larger
+than the sampler's cost and swamped a first comparison across processes. The suites time training and
+sample memory in separate benchmarks, so none of this reaches a reported time. Reports; asserts nothing;
+the figures it gave are in docs/MEASUREMENTS.md.
 """
 
 from __future__ import annotations
@@ -34,8 +35,7 @@ import numpy as np
 from perfharness.probes.host import PeakRSSSampler, release_free_memory
 
 import gdopt
-
-from . import common
+from benchmarks import common
 
 WORKLOADS = {
     "suite": (common.N_SAMPLES, common.EPOCHS),  # benchmarks/training.py: Train.track_train_peak_rss_mb

@@ -1,9 +1,9 @@
 """Resource probes: host RSS peak, GPU energy and memory (NVML), TensorFlow's GPU peak, machine fingerprint.
 
 Importing this package never imports TensorFlow: its modules import only the standard library, psutil
-and (inside functions) ``pynvml`` or ``tensorflow``, so the probes also run where TensorFlow is absent.
-``gdopt/__init__.py`` loads the library's names lazily, so ``import perfharness.probes`` is TensorFlow-free too
-(``tools/gpu_probe_check.py`` still loads the modules by path, for hosts without gdopt's dependencies).
+and (inside functions) ``pynvml`` or ``tensorflow``, so the probes also run where TensorFlow is absent
+(``tools/gpu_probe_check.py`` loads them from the source tree on a GPU host that has only nvidia-ml-py
+and psutil).
 
 ``python -m perfharness.probes`` prints the fingerprint and a short sampled reading.
 """
@@ -13,9 +13,7 @@ from .host import (
     DEFAULT_RSS_INTERVAL_S,
     PeakRSSSampler,
     RSSReading,
-    SamplerOverhead,
     lifetime_max_rss_mb,
-    measure_sampler_overhead,
     pin_mmap_threshold,
     release_free_memory,
     reset_peak_rss,
@@ -53,12 +51,10 @@ __all__ = [
     "NvmlUnavailableError",
     "PeakRSSSampler",
     "RSSReading",
-    "SamplerOverhead",
     "TfGpuUnavailableError",
     "enable_memory_growth",
     "lifetime_max_rss_mb",
     "machine_fingerprint",
-    "measure_sampler_overhead",
     "nvml_status",
     "pin_mmap_threshold",
     "release_free_memory",

@@ -11,13 +11,13 @@ Two readings of the same peak, both taken for every block:
 ``peak_rss_mb`` is the larger of the two minus the baseline taken on entry (``peak_source`` says
 which); ``missed_peak_mb`` is what sampling missed. "MB" means MiB (2**20 bytes) throughout.
 
-Cost: each wake-up of the thread takes a core from the work being measured; on a 2-core box whose
-TensorFlow uses both, reads every 5 ms cost the training 1.7–4 % (``python -m
-tools.sampler_overhead``), and it is the read, not the Python thread, that costs. Since the
-kernel gives the exact peak, the default interval is 50 ms: a read or two per training run. Where
-the high-water mark cannot be reset (not Linux, another user's process), pass a small ``interval_s``.
-While the measured thread runs pure Python, the sampler also waits for the GIL
-(``sys.getswitchinterval()``, 5 ms): ``mean_interval_s`` shows the achieved spacing.
+Cost: each wake-up of the thread takes a core from the work being measured, which shows in its time
+where that work (TensorFlow) uses every core; it is the read, not the Python thread, that costs
+(``python -m tools.sampler_overhead`` measures it; the figures are in docs/MEASUREMENTS.md). Since the
+kernel gives the exact peak, the default interval (:data:`DEFAULT_RSS_INTERVAL_S`) is long: the thread
+is the cross-check, not the measurement. Where the high-water mark cannot be reset (not Linux, another
+user's process), pass a small ``interval_s``. While the measured thread runs pure Python, the sampler
+also waits for the GIL (``sys.getswitchinterval()``): ``mean_interval_s`` shows the achieved spacing.
 
 The lifetime high-water mark (``ru_maxrss`` for this process, ``VmHWM`` for another one) is also
 read before and after, as :func:`lifetime_max_rss_mb` documents.
@@ -53,9 +53,7 @@ __all__ = [
     "DEFAULT_RSS_INTERVAL_S",
     "PeakRSSSampler",
     "RSSReading",
-    "SamplerOverhead",
     "lifetime_max_rss_mb",
-    "measure_sampler_overhead",
     "pin_mmap_threshold",
     "release_free_memory",
     "reset_peak_rss",
@@ -134,10 +132,10 @@ def pin_mmap_threshold(threshold_bytes: int = 128 * 1024) -> bool:
 
     glibc raises the threshold whenever a large mapped block is freed (up to 32 MiB), so whether the
     same buffers come from the heap or from fresh mappings depends on what the process did before:
-    a training's peak RSS then jumps between processes in ~2 MiB steps (mini-batch GD read 2.3, 4.3
-    or 6.3 MB, SGD 2.3 to 14 MB). With the threshold fixed, large blocks are mapped fresh every time
-    and counted alike (2.1–2.3 MB for all three optimizers). Call it before the measured work sets
-    up; it changes the allocator for the rest of the process, so time benchmarks do not call it.
+    a training's peak RSS then jumps between processes by whole buffers. With the threshold fixed,
+    large blocks are mapped fresh every time and counted alike in every process (the readings with
+    and without it are in docs/MEASUREMENTS.md). Call it before the measured work sets up; it changes
+    the allocator for the rest of the process, so time benchmarks do not call it.
     """
     if isinstance(threshold_bytes, bool) or not isinstance(threshold_bytes, int) or threshold_bytes <= 0:
         raise ValueError(f"threshold_bytes must be a positive int, got {threshold_bytes!r}")
@@ -193,8 +191,8 @@ def lifetime_max_rss_mb(pid: int | None = None) -> tuple[float | None, str | Non
 class PeakRSSSampler:
     """Context manager: peak RSS of process ``pid`` (default: this one) above its RSS on entry.
 
-    ``interval_s`` is the time between reads (one read costs a few µs; see the module docstring on
-    overhead). The result is :attr:`reading` once the block exits. A sampler is used once.
+    ``interval_s`` is the time between reads (see the module docstring on what reads cost). The result
+    is :attr:`reading` once the block exits. A sampler is used once.
     """
 
     def __init__(self, interval_s: float = DEFAULT_RSS_INTERVAL_S, pid: int | None = None) -> None:
@@ -283,70 +281,3 @@ class PeakRSSSampler:
             sampled_peak_rss_mb=(self._peak - self._baseline) / _MIB,
             kernel_peak_rss_mb=None if hwm is None else (hwm - self._baseline) / _MIB,
         )
-
-
-@dataclass(frozen=True)
-class SamplerOverhead:
-    """Best-of-``repeats`` time of one workload without and with a :class:`PeakRSSSampler` running."""
-
-    interval_s: float
-    repeats: int
-    plain_s: float
-    sampled_s: float
-    n_samples: int  # samples taken during the fastest sampled run
-
-    @property
-    def overhead_fraction(self) -> float:
-        """``sampled_s / plain_s − 1``; the goal is ≤ 0.01. Noise can make it slightly negative."""
-        return self.sampled_s / self.plain_s - 1.0
-
-
-def _reference_workload() -> None:
-    """A fixed CPU workload (~0.5 s on 2 cores): BLAS matmuls, which release the GIL, then a pure-Python loop."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((512, 512), dtype=np.float32) / 16
-    b = a
-    for _ in range(150):
-        b = np.tanh(a @ b)
-    total = 0
-    for i in range(1_500_000):
-        total += i * i
-    if not np.isfinite(b).all() or total <= 0:
-        raise AssertionError("reference workload produced garbage")
-
-
-def measure_sampler_overhead(
-    workload: Callable[[], object] | None = None,
-    *,
-    interval_s: float = DEFAULT_RSS_INTERVAL_S,
-    repeats: int = 5,
-) -> SamplerOverhead:
-    """Time ``workload`` (default: a fixed CPU workload) alternately without and with the sampler.
-
-    Runs and reports; it asserts nothing about the numbers. One untimed warm-up run comes first.
-    """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats!r}")
-    run = _reference_workload if workload is None else workload
-    run()
-    plain: list[float] = []
-    sampled: list[tuple[float, int]] = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        plain.append(time.perf_counter() - start)
-        with PeakRSSSampler(interval_s=interval_s) as sampler:
-            start = time.perf_counter()
-            run()
-            elapsed = time.perf_counter() - start
-        sampled.append((elapsed, sampler.reading.n_samples))
-    best_sampled = min(sampled)
-    return SamplerOverhead(
-        interval_s=interval_s,
-        repeats=repeats,
-        plain_s=min(plain),
-        sampled_s=best_sampled[0],
-        n_samples=best_sampled[1],
-    )
