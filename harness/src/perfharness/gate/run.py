@@ -88,13 +88,13 @@ def asv_environ(work: Path, environ: Mapping[str, str] | None = None, project_en
     return env
 
 
-def _asv(args: Sequence[str], log: Path) -> int:
+def _asv(args: Sequence[str], log: Path, cwd: Path) -> int:
     cmd = [sys.executable, "-m", "asv", *args]
     with log.open("a") as fh:
         fh.write(f"$ {' '.join(cmd)}\n")
         fh.flush()
         try:
-            return subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=ASV_TIMEOUT_S).returncode
+            return subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=ASV_TIMEOUT_S, cwd=cwd).returncode
         except subprocess.TimeoutExpired:
             raise GateError(f"asv ran past {ASV_TIMEOUT_S} s; see {log}") from None
 
@@ -271,7 +271,7 @@ def run_gate(
     last = rounds or config.looks[-1]
     say(f"base {commits['base'][:8]} ({base_rev}), head {commits['head'][:8]} ({head_rev}); {mode}, looks at "
         f"{', '.join(map(str, config.looks))} rounds, budget {budget_s:g} s; log {log}")
-    if _asv(["machine", "--yes", "--machine", MACHINE], log):
+    if _asv(["machine", "--yes", "--machine", MACHINE], log, repo):  # asv finds asv.conf.json in cwd
         raise GateError(f"asv machine failed; see {log}")
     ledger = _Ledger(config)
     names: list[str] = []
@@ -300,6 +300,9 @@ def run_gate(
             longest = max(longest, result.seconds)
         for side, code in result.codes.items():
             if code not in (0, 2):  # asv exits 2 when a benchmark failed: named below
+                if not names and "No benchmarks selected" in log.read_text(errors="replace"):
+                    raise GateError(f"no gate benchmark matches --bench {bench!r}" if bench else
+                                    f"no benchmark matches the gate's selection {selection!r}")
                 raise GateError(f"asv run of {side} {commits[side][:8]} exited {code}; see {log}")
         try:
             loaded = load_pairs([runs[0].results], MACHINE, commits["base"], commits["head"], env=None,
