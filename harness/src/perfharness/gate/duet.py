@@ -14,6 +14,7 @@ duet replaced, kept to measure one against the other.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -77,24 +78,35 @@ def _popen(run: SideRun, log: Path, core: int | None, extra: Mapping[str, str]) 
         fh.close()
 
 
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)  # its own session: asv, its forkserver, the benchmark
+        proc.wait()
+
+
 def _wait(procs: Sequence[tuple[str, subprocess.Popen[bytes]]], timeout_s: float) -> dict[str, int]:
+    """Each side's exit code; a side that fails (neither 0 nor asv's 2) takes its partner down with it,
+    since an unpaired side would only wait at the barrier."""
     deadline = time.monotonic() + timeout_s
     codes: dict[str, int] = {}
     try:
-        for side, proc in procs:
-            codes[side] = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        for side, proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, 9)
-                proc.wait()
-            codes.setdefault(side, -9)
-    except BaseException:  # interrupted: nothing the gate started may run on
+        while len(codes) < len(procs):
+            for side, proc in procs:
+                if side not in codes and proc.poll() is not None:
+                    codes[side] = proc.returncode
+                    if proc.returncode not in (0, 2):
+                        for other, partner in procs:
+                            if other not in codes:
+                                _kill(partner)
+                                codes[other] = -9
+            if time.monotonic() > deadline:
+                for side, proc in procs:
+                    _kill(proc)
+                    codes.setdefault(side, -9)
+            time.sleep(0.05)
+    finally:  # interrupted (or done): nothing the gate started may run on
         for _, proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, 9)
-                proc.wait()
-        raise
+            _kill(proc)
     return codes
 
 

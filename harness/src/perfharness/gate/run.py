@@ -20,6 +20,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -88,13 +89,14 @@ def asv_environ(work: Path, environ: Mapping[str, str] | None = None, project_en
     return env
 
 
-def _asv(args: Sequence[str], log: Path, cwd: Path) -> int:
+def _asv(args: Sequence[str], log: Path, cwd: Path, env: Mapping[str, str] | None = None) -> int:
     cmd = [sys.executable, "-m", "asv", *args]
     with log.open("a") as fh:
         fh.write(f"$ {' '.join(cmd)}\n")
         fh.flush()
         try:
-            return subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=ASV_TIMEOUT_S, cwd=cwd).returncode
+            return subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=ASV_TIMEOUT_S, cwd=cwd,
+                                  env=env).returncode
         except subprocess.TimeoutExpired:
             raise GateError(f"asv ran past {ASV_TIMEOUT_S} s; see {log}") from None
 
@@ -198,6 +200,16 @@ class _Ledger:
         return GateOutcome(tuple(decisions), self.config, (), base, head, MACHINE, "")
 
 
+def side_environ(work: Path, side: str, project: Project) -> dict[str, str]:
+    """A side's environment: its own XLA cache and its own HOME — asv rewrites ``~/.asv-machine.json``
+    (not atomically) at every run, so two runs at once would read each other's half-written file — with
+    pip's cache kept where it was."""
+    env = asv_environ(work / side, None, project.env)
+    env.setdefault("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
+    env["HOME"] = str(work / side / "home")
+    return env
+
+
 def _side_runs(repo: Path, work: Path, k: int, commits: Mapping[str, str], selection: str, env_root: Path,
                project: Project) -> list[SideRun]:
     runs = []
@@ -208,7 +220,7 @@ def _side_runs(repo: Path, work: Path, k: int, commits: Mapping[str, str], selec
                           env_dir=str(env_root / slot))
         args = ("run", "--config", str(conf), "--machine", MACHINE, "--record-samples", "--bench", selection,
                 "--show-stderr", f"{commits[side]}^!")
-        runs.append(SideRun(side, commits[side], args, results, asv_environ(work / side, None, project.env)))
+        runs.append(SideRun(side, commits[side], args, results, side_environ(work, side, project)))
     return runs
 
 
@@ -271,8 +283,10 @@ def run_gate(
     last = rounds or config.looks[-1]
     say(f"base {commits['base'][:8]} ({base_rev}), head {commits['head'][:8]} ({head_rev}); {mode}, looks at "
         f"{', '.join(map(str, config.looks))} rounds, budget {budget_s:g} s; log {log}")
-    if _asv(["machine", "--yes", "--machine", MACHINE], log, repo):  # asv finds asv.conf.json in cwd
-        raise GateError(f"asv machine failed; see {log}")
+    for side in ("base", "head"):  # each side its own machine file (see side_environ)
+        (work / side / "home").mkdir(parents=True)
+        if _asv(["machine", "--yes", "--machine", MACHINE], log, repo, side_environ(work, side, project)):
+            raise GateError(f"asv machine failed; see {log}")
     ledger = _Ledger(config)
     names: list[str] = []
     recorded: list[dict[str, object]] = []
@@ -325,6 +339,8 @@ def run_gate(
                                    if p.base.values and p.head.values},
                          "samples": {p.name: [list(p.base.values), list(p.head.values)] for p in current
                                      if len(p.base.values) > 1}})
+        if record is not None:  # after every round: an interrupted run keeps what it measured
+            _write_record(record, mode, commits, recorded)
         if k + 1 == LOSS_ROUNDS:
             ledger.look([n for n in names if metric_kind(n) == "loss"], final=True)
         if rounds is None and k + 1 in config.looks:
@@ -333,9 +349,6 @@ def run_gate(
         if rounds is not None:
             ledger.look([n for n in names if metric_kind(n) != "loss"], final=True)
     say(f"measured {len(recorded)} rounds in {time.perf_counter() - started:.0f} s")
-    if record is not None:
-        record.write_text(json.dumps({"mode": mode, "base": commits["base"], "head": commits["head"],
-                                      "rounds": recorded}, indent=1))
     outcome = ledger.outcome(names, commits["base"], commits["head"], why or "not decided")
     if report is not None:
         from perfharness.probes.fingerprint import machine_fingerprint
@@ -345,6 +358,14 @@ def run_gate(
         fingerprint["mode"] = mode
         write_report(outcome, report, fingerprint)
     return outcome
+
+
+def _write_record(path: Path, mode: str, commits: Mapping[str, str], rounds: list[dict[str, object]]) -> None:
+    """The rounds so far, replaced atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"mode": mode, "base": commits["base"], "head": commits["head"], "rounds": rounds},
+                              indent=1))
+    os.replace(tmp, path)
 
 
 def _stats(stats: object) -> dict[str, int] | None:
@@ -377,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_ERROR if exc.code else 0
+    signal.signal(signal.SIGTERM, _terminate)  # a CI cancel: stop the sides' asv runs, keep the record
     try:
         outcome = run_gate(
             Path(args.repo), args.base, args.head, bench=args.bench, budget_s=args.budget, mode=args.mode,
@@ -392,6 +414,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render_terminal(outcome))
     print(f"gate: report written to {args.report}")
     return outcome.exit_code
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _summary(message: str) -> None:
