@@ -26,6 +26,7 @@ _EXPORTS = {
     "SGD": "gdopt.optimizers",
     "BatchGD": "gdopt.optimizers",
     "MiniBatchGD": "gdopt.optimizers",
+    "Momentum": "gdopt.optimizers",
     "Optimizer": "gdopt.optimizers",
     "TrainingDiverged": "gdopt.training",
     "TrainResult": "gdopt.training",
@@ -39,6 +40,7 @@ __all__ = [
     "BatchGD",
     "Dataset",
     "MiniBatchGD",
+    "Momentum",
     "Optimizer",
     "SampleModel",
     "TrainResult",
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
     from gdopt.baseline import keras_fit
     from gdopt.data import Dataset, make_regression
     from gdopt.model import SampleModel
-    from gdopt.optimizers import OPTIMIZERS, SGD, BatchGD, MiniBatchGD, Optimizer
+    from gdopt.optimizers import OPTIMIZERS, SGD, BatchGD, MiniBatchGD, Momentum, Optimizer
     from gdopt.training import TrainingDiverged, TrainResult, train
 
 

@@ -12,9 +12,7 @@ from collections.abc import Iterator
 
 import tensorflow as tf
 
-__all__ = ["DEVICES", "device_scope", "enable_memory_growth", "gpu_available", "resolve_device"]
-
-DEVICES = (None, "cpu", "gpu")
+__all__ = ["device_scope", "enable_memory_growth", "gpu_available", "resolve_device"]
 
 
 def enable_memory_growth() -> tuple[list[str], list[str]]:
