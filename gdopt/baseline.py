@@ -1,7 +1,10 @@
 """The reference a user would otherwise write: Keras ``Model.compile`` + ``Model.fit``.
 
 Same model, data, learning rate and batch size as gdopt's optimizer (n for BatchGD, b for
-MiniBatchGD, 1 for SGD), with Keras' own ``keras.optimizers.SGD`` (θ ← θ − α·g, no momentum).
+MiniBatchGD and Momentum, 1 for SGD), with Keras' own ``keras.optimizers.SGD``: θ ← θ − α·g for the
+plain optimizers; for ``Momentum``, ``SGD(momentum=β)``, Keras' heavy ball m ← β·m − α·g, θ ← θ + m.
+That is gdopt's v ← β·v + g, θ ← θ − α·v with m = −α·v: the same rule for a constant α, rounded
+differently (Keras scales by α before adding).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import tensorflow as tf
 
 from gdopt.data import Dataset
 from gdopt.devices import device_scope
-from gdopt.optimizers import Optimizer
+from gdopt.optimizers import Momentum, Optimizer
 from gdopt.training import TrainingDiverged, TrainResult, _raise_if_diverged, plan
 
 __all__ = ["keras_fit"]
@@ -43,6 +46,19 @@ class _EpochLoss(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def keras_optimizer(optimizer: Optimizer) -> keras.optimizers.Optimizer:
+    """Keras' counterpart of ``optimizer``'s rule; ValueError for a rule Keras' SGD does not have."""
+    rule = type(optimizer).update
+    if rule is Optimizer.update:
+        return keras.optimizers.SGD(learning_rate=optimizer.learning_rate)
+    if isinstance(optimizer, Momentum) and rule is Momentum.update:
+        return keras.optimizers.SGD(learning_rate=optimizer.learning_rate, momentum=optimizer.momentum)
+    raise ValueError(
+        f"keras_fit has no Keras counterpart for {type(optimizer).__name__}'s update rule: "
+        f"it compares plain gradient descent and heavy-ball momentum only"
+    )
+
+
 def keras_fit(
     model: keras.Model,
     data: Dataset,
@@ -53,19 +69,22 @@ def keras_fit(
 ) -> TrainResult:
     """Train with Keras ``fit`` (in place), as the baseline for ``gdopt.train``.
 
-    Keras traces its train step in the first ``fit``; a one-step warm-up fit, whose weight change
-    is undone, keeps that out of ``seconds``, as ``train`` keeps its own compilation out.
-    On divergence the weights are restored and ``TrainingDiverged`` is raised, as with ``train``.
+    Keras traces its train step in the first ``fit``; a one-step warm-up fit, whose weight and
+    optimizer-state changes are undone, keeps that out of ``seconds``, as ``train`` keeps its own
+    compilation out. On divergence the weights are restored and ``TrainingDiverged`` is raised.
     """
     p = plan(model, data, optimizer, epochs, seed, device)
+    keras_opt = keras_optimizer(optimizer)
     b = p.batch_size
     with device_scope(p.tf_device):
         saved = [v.numpy() for v in p.variables]
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=optimizer.learning_rate), loss="mse")
+        model.compile(optimizer=keras_opt, loss="mse")
         model.fit(data.x[:b], data.y[:b], batch_size=b, epochs=1, shuffle=False, verbose=0)  # trace
         for var, value in zip(p.variables, saved, strict=True):
             var.assign(value)
         model.optimizer.iterations.assign(0)
+        for velocity in getattr(model.optimizer, "momentums", None) or []:  # the warm-up step moved them
+            velocity.assign(tf.zeros_like(velocity))
         x = tf.constant(data.x)
         y = data.y.astype(np.float64)
         initial = _whole_loss(model, x, y)
