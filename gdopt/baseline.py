@@ -9,6 +9,7 @@ differently (Keras scales by α before adding).
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import keras
@@ -59,6 +60,16 @@ def keras_optimizer(optimizer: Optimizer) -> keras.optimizers.Optimizer:
     )
 
 
+def _check_keras_strategy(model: keras.Model, strategy: tf.distribute.Strategy, replicas: int) -> None:
+    built_under = model.distribute_strategy is strategy
+    mirrored = all(isinstance(v.value, tf.distribute.DistributedValues) for v in model.trainable_variables)
+    if not built_under or (replicas > 1 and not mirrored):
+        raise ValueError(
+            "keras_fit(strategy=...) needs a model built under that strategy's scope, so that Keras mirrors "
+            "its variables: create it inside `with strategy.scope():` (e.g. `model = gdopt.SampleModel(...)`)"
+        )
+
+
 def keras_fit(
     model: keras.Model,
     data: Dataset,
@@ -66,17 +77,27 @@ def keras_fit(
     epochs: int = 5,
     seed: int = 0,
     device: str | None = None,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> TrainResult:
     """Train with Keras ``fit`` (in place), as the baseline for ``gdopt.train``.
 
     Keras traces its train step in the first ``fit``; a one-step warm-up fit, whose weight and
     optimizer-state changes are undone, keeps that out of ``seconds``, as ``train`` keeps its own
     compilation out. On divergence the weights are restored and ``TrainingDiverged`` is raised.
+
+    ``strategy``: as for ``train``, with Keras' own data parallelism: the model must have been created
+    inside ``with strategy.scope():`` (else ``ValueError``); keras_fit compiles and fits it in that scope,
+    and Keras splits each global batch of b across the replicas. Keras averages the replicas' mean losses
+    with equal weights, so a batch split unevenly is weighted slightly differently from ``train``'s exact
+    global mean.
     """
-    p = plan(model, data, optimizer, epochs, seed, device)
+    p = plan(model, data, optimizer, epochs, seed, device, strategy)
     keras_opt = keras_optimizer(optimizer)
+    if strategy is not None:
+        _check_keras_strategy(model, strategy, p.replicas)
     b = p.batch_size
-    with device_scope(p.tf_device):
+    scope = contextlib.nullcontext() if strategy is None else strategy.scope()
+    with scope, device_scope(p.tf_device):
         saved = [v.numpy() for v in p.variables]
         model.compile(optimizer=keras_opt, loss="mse")
         model.fit(data.x[:b], data.y[:b], batch_size=b, epochs=1, shuffle=False, verbose=0)  # trace
