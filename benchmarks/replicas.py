@@ -19,7 +19,7 @@ from . import common
 
 OPTIMIZERS = ["gd", "minibatch"]  # SGD's batch of one cannot be split; momentum's steps are minibatch's
 REPLICAS = [1, 2]
-EFFICIENCY_ROUNDS = 5  # interleaved pairs (1 replica, r replicas) per efficiency sample
+EFFICIENCY_ROUNDS = 6  # interleaved pairs (1 replica, r replicas) per efficiency sample, even for ABBA
 
 
 def _strategy(replicas: int):
@@ -72,10 +72,12 @@ class Replicas:
     def track_scaling_efficiency(self, name: str, replicas: int) -> float:
         """t(1) / (r · t(r)) from medians of interleaved runs' training seconds: 1 is perfect scaling,
         1/r no speed-up; at replicas=1 it compares two identical runs (the pairing's noise)."""
-        one, many = [], []
-        for _ in range(EFFICIENCY_ROUNDS):
-            one.append(self._train(self.one, self.epochs).seconds)
-            many.append(self._train(self.strategy, self.epochs).seconds)
+        one: list[float] = []
+        many: list[float] = []
+        for i in range(EFFICIENCY_ROUNDS):
+            runs = [(one, self.one), (many, self.strategy)]
+            for samples, strategy in runs if i % 2 == 0 else runs[::-1]:  # ABBA: neither side gains from going first
+                samples.append(self._train(strategy, self.epochs).seconds)
         return statistics.median(one) / (replicas * statistics.median(many))
 
     track_scaling_efficiency.unit = "ratio"
