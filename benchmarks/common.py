@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 import gdopt
 
@@ -29,8 +31,6 @@ DATA_SEED = 0
 MODEL_SEED = 0
 TRAIN_SEED = 0
 
-# One training run per optimizer: similar work, very different step counts (1 vs 64 vs 2048 steps/epoch).
-EPOCHS = {"gd": 20, "minibatch": 2, "sgd": 1}
 TARGET_LOSS = 0.1  # time-to-target: first epoch whose whole-data MSE is at or below this
 TARGET_MAX_EPOCHS = 2000
 
@@ -52,7 +52,51 @@ TRACK = {"rounds": 2, "repeat": 1, "timeout": 300}
 # The PR gate's suite (benchmarks/gate.py): a larger data set, so the training's own memory (a few MB)
 # stands well above allocator noise, and runs of ~0.1 s per sample.
 GATE_N_SAMPLES = 65536
-GATE_EPOCHS = {"gd": 30, "minibatch": 4, "sgd": 1}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Epochs per run of one optimizer in each suite: similar work, very different step counts."""
+
+    epochs: int  # benchmarks/training.py Train, TrainMemory (N_SAMPLES)
+    gate_epochs: int  # benchmarks/gate.py (GATE_N_SAMPLES)
+    curve_epochs: int  # benchmarks/training.py LossCurve: long enough to flatten out
+    energy_epochs: int  # benchmarks/gpu.py: long enough for NVML's coarse energy counters
+
+
+# The one workload table. Values are only appended, never changed (history). An optimizer not listed
+# gets DEFAULT_WORKLOAD, a mini-batch optimizer's (b = 32: 64 steps per epoch at N_SAMPLES).
+WORKLOADS = {
+    "gd": Workload(epochs=20, gate_epochs=30, curve_epochs=400, energy_epochs=2000),  # 1 step per epoch
+    "minibatch": Workload(epochs=2, gate_epochs=4, curve_epochs=20, energy_epochs=20),
+    "sgd": Workload(epochs=1, gate_epochs=1, curve_epochs=5, energy_epochs=4),  # n steps per epoch
+}
+DEFAULT_WORKLOAD = WORKLOADS["minibatch"]
+
+
+def workload(name: str) -> Workload:
+    """The epochs of optimizer ``name`` in every suite (DEFAULT_WORKLOAD when it has no row)."""
+    return WORKLOADS.get(name, DEFAULT_WORKLOAD)
+
+
+class _Column(Mapping[str, int]):
+    """One column of the workload table as a read-only mapping over every optimizer (default included)."""
+
+    def __init__(self, attr: str) -> None:
+        self.attr = attr
+
+    def __getitem__(self, name: str) -> int:
+        return getattr(workload(name), self.attr)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(OPTIMIZER_NAMES)
+
+    def __len__(self) -> int:
+        return len(OPTIMIZER_NAMES)
+
+
+EPOCHS: Mapping[str, int] = _Column("epochs")  # for suites that index by name (gate.py, sampler_overhead.py)
+GATE_EPOCHS: Mapping[str, int] = _Column("gate_epochs")
 
 # The RSS sampler's interval: the exact peak comes from the kernel's high-water mark (perfharness.probes.host),
 # the thread's reads are the cross-check; every 5 ms they cost the training 1-4 %, every 50 ms ≤ ~1 %.

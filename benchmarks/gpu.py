@@ -12,8 +12,6 @@ import gdopt
 
 from . import common
 
-ENERGY_EPOCHS = {"gd": 2000, "minibatch": 20, "sgd": 4}  # about a second or more: NVML's counters are coarse
-
 
 class GpuResources:
     params = (common.OPTIMIZER_NAMES,)
@@ -30,7 +28,7 @@ class GpuResources:
             raise NotImplementedError(f"NVML unavailable: {status.reason}")
         self.data = common.dataset()
         self.opt = common.optimizer(name)
-        self.epochs = ENERGY_EPOCHS[name]
+        self.epochs = common.workload(name).energy_epochs
         common.warm_up(gdopt.train, self.data, self.opt, "gpu")
 
     def _run(self) -> None:

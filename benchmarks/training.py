@@ -23,7 +23,7 @@ class _TrainCase:
         common.require_device(device)
         self.data = common.dataset()
         self.opt = common.optimizer(name)
-        self.epochs = common.EPOCHS[name]
+        self.epochs = common.workload(name).epochs
         self.fit = common.fit_function(method)
         self.device = device
         common.warm_up(self.fit, self.data, self.opt, device)
@@ -119,7 +119,6 @@ class TimeToTarget:
 
 
 CURVE_POINTS = 10
-CURVE_EPOCHS = {"gd": 400, "minibatch": 20, "sgd": 5}
 
 
 class LossCurve:
@@ -141,7 +140,7 @@ class LossCurve:
         curves = {}
         for name in common.OPTIMIZER_NAMES:
             opt = common.optimizer(name)
-            epochs = CURVE_EPOCHS[name]
+            epochs = common.workload(name).curve_epochs
             gdopt.train(common.model(), data, opt, epochs=1, seed=common.TRAIN_SEED, device="cpu")  # warm-up
             run = gdopt.train(common.model(), data, opt, epochs=epochs, seed=common.TRAIN_SEED, device="cpu")
             picks = [0] + [math.ceil(k * epochs / CURVE_POINTS) for k in range(1, CURVE_POINTS + 1)]

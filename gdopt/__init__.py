@@ -13,7 +13,7 @@ from __future__ import annotations
 from gdopt.baseline import keras_fit
 from gdopt.data import Dataset, make_regression
 from gdopt.model import SampleModel
-from gdopt.optimizers import OPTIMIZERS, SGD, BatchGD, MiniBatchGD, Optimizer
+from gdopt.optimizers import OPTIMIZERS, SGD, BatchGD, MiniBatchGD, Momentum, Optimizer
 from gdopt.training import TrainingDiverged, TrainResult, train
 
 __version__ = "0.1.0"
@@ -24,6 +24,7 @@ __all__ = [
     "BatchGD",
     "Dataset",
     "MiniBatchGD",
+    "Momentum",
     "Optimizer",
     "SampleModel",
     "TrainResult",

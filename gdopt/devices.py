@@ -1,4 +1,4 @@
-"""Device choice: ``None`` (TensorFlow's placement), ``"cpu"`` or ``"gpu"``.
+"""Device choice: ``None`` (TensorFlow's placement), ``"cpu"`` or ``"gpu"``; logical CPUs for replicas.
 
 Importing this module turns on memory growth for every visible GPU, before TensorFlow
 initialises them: without it TensorFlow reserves nearly all GPU memory at start and NVML's
@@ -12,9 +12,7 @@ from collections.abc import Iterator
 
 import tensorflow as tf
 
-__all__ = ["DEVICES", "device_scope", "enable_memory_growth", "gpu_available", "resolve_device"]
-
-DEVICES = (None, "cpu", "gpu")
+__all__ = ["device_scope", "enable_memory_growth", "gpu_available", "logical_cpus", "resolve_device"]
 
 
 def enable_memory_growth() -> tuple[list[str], list[str]]:
@@ -31,6 +29,28 @@ def enable_memory_growth() -> tuple[list[str], list[str]]:
 
 def gpu_available() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
+
+
+def logical_cpus(count: int) -> list[str]:
+    """Split the host CPU into ``count`` logical devices (replicas for ``MirroredStrategy``); returns their names.
+
+    TensorFlow fixes its devices when it first initialises them (the first op, model or device list of
+    *logical* devices), so this must come before; listing physical devices, as importing gdopt does, is fine.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be an int >= 1, got {count!r}")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    current = tf.config.get_logical_device_configuration(cpu)
+    if len(current or [None]) != count:
+        try:
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+        except RuntimeError as error:  # already initialised: the split can no longer change
+            have = len(tf.config.list_logical_devices("CPU"))
+            raise RuntimeError(
+                f"cannot split the CPU into {count} logical devices: TensorFlow already initialised {have}; "
+                f"call logical_cpus before anything runs on a device"
+            ) from error
+    return [d.name for d in tf.config.list_logical_devices("CPU")]
 
 
 def resolve_device(device: str | None) -> str | None:

@@ -1,28 +1,42 @@
-"""Three optimizers, one update rule.
+"""Four optimizers, one update rule, optax-style: a small frozen value with ``init`` and ``update``.
 
-Every optimizer applies θ ← θ − α·g, with g = ∇θ (1/|B|) Σ_{i∈B} (f(xᵢ; θ) − yᵢ)². They differ only in
-the batch sampler that picks B each step (the caller chooses the batch, as in optax):
+Every optimizer descends θ ← θ − α·g with g = ∇θ (1/|B|) Σ_{i∈B} (f(xᵢ; θ) − yᵢ)². They differ in the
+batch sampler that picks B each step (the caller chooses the batch, as in optax) and, for momentum, in
+the direction fed to the rule, which comes from a state the training loop carries:
 
-============  ===================  =======================  ========
-optimizer     B                    steps per epoch          shuffled
-============  ===================  =======================  ========
-BatchGD       all n samples        1                        no
-MiniBatchGD   b samples            ⌈n / b⌉ (last partial)   yes
-SGD           1 sample             n                        yes
-============  ===================  =======================  ========
+============  ===================  =======================  ========  ==================
+optimizer     B                    steps per epoch          shuffled  state
+============  ===================  =======================  ========  ==================
+BatchGD       all n samples        1                        no        ()
+MiniBatchGD   b samples            ⌈n / b⌉ (last partial)   yes       ()
+SGD           1 sample             n                        yes       ()
+Momentum      b samples            ⌈n / b⌉ (last partial)   yes       v (one per tensor)
+============  ===================  =======================  ========  ==================
+
+``init(params) -> state`` and ``update(grads, state, params) -> (new_params, new_state)`` are pure
+TensorFlow, traced once inside the compiled loop. The fields named in ``hyperparameters`` enter that
+loop as tensors (``split``/``join``), so new values reuse the compiled graph. A subclass that sets
+its own ``name`` is registered in ``OPTIMIZERS``: a new optimizer is one class and nothing else.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-__all__ = ["OPTIMIZERS", "SGD", "BatchGD", "MiniBatchGD", "Optimizer", "descend"]
+__all__ = ["OPTIMIZERS", "SGD", "BatchGD", "MiniBatchGD", "Momentum", "Optimizer", "State", "descend"]
+
+State = tuple  # a (possibly empty) tuple of tensors, carried by the loop from one step to the next
+
+_REGISTRY: dict[str, type[Optimizer]] = {}
+OPTIMIZERS: Mapping[str, type[Optimizer]] = types.MappingProxyType(_REGISTRY)
+"""Every optimizer class by its ``name``, in definition order (read-only; filled by subclassing)."""
 
 
 def descend(params: Sequence[tf.Tensor], grads: Sequence[tf.Tensor], lr: tf.Tensor | float) -> tuple[tf.Tensor, ...]:
@@ -32,10 +46,19 @@ def descend(params: Sequence[tf.Tensor], grads: Sequence[tf.Tensor], lr: tf.Tens
 
 @dataclass(frozen=True)
 class Optimizer:
-    """Plain gradient descent θ ← θ − α·g; subclasses choose the batch."""
+    """Plain gradient descent θ ← θ − α·g with no state; subclasses choose the batch."""
 
     learning_rate: float
     name: ClassVar[str] = "optimizer"
+    hyperparameters: ClassVar[tuple[str, ...]] = ("learning_rate",)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:  # helpers and unnamed subclasses stay out of the registry
+            return
+        if cls.name in _REGISTRY:
+            raise TypeError(f"optimizer name {cls.name!r} is taken by {_REGISTRY[cls.name].__qualname__}")
+        _REGISTRY[cls.name] = cls
 
     def __post_init__(self) -> None:
         lr = self.learning_rate
@@ -55,9 +78,28 @@ class Optimizer:
     def steps_per_epoch(self, n_samples: int) -> int:
         return math.ceil(n_samples / self.batch_size_for(n_samples))
 
-    def apply(self, params: Sequence[tf.Tensor], grads: Sequence[tf.Tensor]) -> tuple[tf.Tensor, ...]:
-        """θ ← θ − α·g with this optimizer's α (see ``descend``)."""
-        return descend(params, grads, self.learning_rate)
+    def init(self, params: Sequence[tf.Tensor]) -> State:
+        """The state before the first step: none for plain gradient descent."""
+        return ()
+
+    def update(self, grads: Sequence[tf.Tensor], state: State, params: Sequence[tf.Tensor]
+               ) -> tuple[tuple[tf.Tensor, ...], State]:
+        """One step: θ ← θ − α·g; returns (new θ, new state)."""
+        return descend(params, grads, self.learning_rate), state
+
+    def split(self) -> tuple[tuple, tuple[float, ...]]:
+        """(static part, hyperparameter values): the static part keys the compiled graph, the values feed it."""
+        static = tuple((f.name, getattr(self, f.name)) for f in fields(self) if f.name not in self.hyperparameters)
+        return (type(self), static), tuple(getattr(self, h) for h in self.hyperparameters)
+
+    @staticmethod
+    def join(static: tuple, values: Sequence[Any]) -> Optimizer:
+        """The inverse of ``split``, unchecked: inside the compiled loop the values are symbolic tensors."""
+        cls, kept = static
+        opt = object.__new__(cls)
+        for key, value in (*kept, *zip(cls.hyperparameters, values, strict=True)):
+            object.__setattr__(opt, key, value)
+        return opt
 
     def get_config(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,16 +129,10 @@ class BatchGD(Optimizer):
 
 
 @dataclass(frozen=True)
-class MiniBatchGD(Optimizer):
-    """Mini-batch gradient descent: b shuffled samples per step, ⌈n/b⌉ steps per epoch.
+class _ShuffledBatches(Optimizer):
+    """The mini-batch sampler: b shuffled samples per step, ⌈n/b⌉ steps per epoch, the last one partial."""
 
-    >>> MiniBatchGD(learning_rate=0.05, batch_size=32).steps_per_epoch(4096)
-    128
-    """
-
-    learning_rate: float = 0.05
     batch_size: int = 32
-    name: ClassVar[str] = "minibatch"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -108,6 +144,18 @@ class MiniBatchGD(Optimizer):
         if self.batch_size > n_samples:
             raise ValueError(f"batch_size must be an int in 1..{n_samples} (n_samples), got {self.batch_size}")
         return self.batch_size
+
+
+@dataclass(frozen=True)
+class MiniBatchGD(_ShuffledBatches):
+    """Mini-batch gradient descent: b shuffled samples per step, ⌈n/b⌉ steps per epoch.
+
+    >>> MiniBatchGD(learning_rate=0.05, batch_size=32).steps_per_epoch(4096)
+    128
+    """
+
+    learning_rate: float = 0.05
+    name: ClassVar[str] = "minibatch"
 
 
 @dataclass(frozen=True)
@@ -125,4 +173,35 @@ class SGD(Optimizer):
         return 1
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"gd": BatchGD, "minibatch": MiniBatchGD, "sgd": SGD}
+@dataclass(frozen=True)
+class Momentum(_ShuffledBatches):
+    """Heavy-ball momentum on shuffled mini-batches: v ← β·v + g, then θ ← θ − α·v (v₀ = 0).
+
+    Fields in order: ``learning_rate``, ``batch_size``, ``momentum`` (pass them by keyword).
+
+    >>> opt = Momentum(learning_rate=0.01, momentum=0.9, batch_size=32)
+    >>> opt.steps_per_epoch(4096), opt.get_config()["momentum"]
+    (128, 0.9)
+    """
+
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    name: ClassVar[str] = "momentum"
+    hyperparameters: ClassVar[tuple[str, ...]] = ("learning_rate", "momentum")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        beta = self.momentum
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1:
+            raise ValueError(f"momentum must be a number in [0, 1), got {beta!r}")
+        object.__setattr__(self, "momentum", float(beta))
+
+    def init(self, params: Sequence[tf.Tensor]) -> State:
+        import tensorflow as tf  # here: the classes themselves import without TensorFlow
+
+        return tuple(tf.zeros_like(p) for p in params)
+
+    def update(self, grads: Sequence[tf.Tensor], state: State, params: Sequence[tf.Tensor]
+               ) -> tuple[tuple[tf.Tensor, ...], State]:
+        velocity = tuple(self.momentum * v + g for v, g in zip(state, grads, strict=True))
+        return descend(params, velocity, self.learning_rate), velocity

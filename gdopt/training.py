@@ -1,33 +1,37 @@
-"""The compiled training loop.
+"""``train``: the compiled training loop, on one device or across the replicas of a tf.distribute strategy.
 
 ``train`` runs every epoch of a run inside one TensorFlow graph: an outer ``tf.while_loop`` over
-epochs calls an XLA-compiled epoch (a ``tf.while_loop`` over steps), so no Python runs per step or
-per epoch. Each step applies the optimizer's one rule θ ← θ − α·g to a batch that the optimizer's
-sampler picks; shuffles are stateless draws keyed by (seed, epoch), so a run is reproducible bit
-for bit on the same machine.
+epochs calls an XLA-compiled epoch (a ``tf.while_loop`` over steps; see ``gdopt.loop``), so no Python
+runs per step or per epoch. Each step applies the optimizer's ``update`` (θ ← θ − α·g, or momentum's
+v ← β·v + g, θ ← θ − α·v) to a batch that the optimizer's sampler picks, carrying (θ, state);
+shuffles are stateless draws keyed by (seed, epoch), so a run is reproducible bit for bit on the same
+machine. With ``strategy=`` the same loop splits each batch across the replicas (``gdopt.distribute``).
 
-The traced graph depends only on shapes and on the (static) batch size and activations, never on
-the model object, the learning rate, the seed or the number of epochs: repeated calls reuse it.
-The graphs are written with explicit ``tf.while_loop`` and static Python branches, so they are traced
-without AutoGraph: the same graph, half the first call's cost (~0.5 s a process), and no converted
-source files left in the temporary directory by processes that exit without cleanup (asv's forks).
+The traced graph depends only on shapes and on the (static) batch size, activations and optimizer
+class, never on the model object, the hyperparameter values, the seed or the number of epochs:
+repeated calls reuse it. The graphs are written with explicit ``tf.while_loop`` and static Python
+branches, so they are traced without AutoGraph: the same graph, half the first call's cost, and no
+converted source files left in the temporary directory by processes that exit without cleanup (asv's forks).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from gdopt import distribute, loop
 from gdopt.data import Dataset
 from gdopt.devices import device_scope, resolve_device
-from gdopt.model import dense_stack, mse
-from gdopt.optimizers import Optimizer, descend
+from gdopt.model import dense_stack
+from gdopt.optimizers import OPTIMIZERS, Optimizer, State
 
 __all__ = ["TrainResult", "TrainingDiverged", "epoch_order", "tracing_count", "train"]
 
@@ -67,6 +71,7 @@ class _Plan:
     batch_size: int
     steps_per_epoch: int
     tf_device: str | None
+    replicas: int = 1
 
 
 def _check_seed_epochs(epochs: object, seed: object) -> None:
@@ -76,118 +81,58 @@ def _check_seed_epochs(epochs: object, seed: object) -> None:
         raise ValueError(f"seed must be an int in 0..2**31-1, got {seed!r}")
 
 
-def plan(model: keras.Model, data: Dataset, optimizer: Optimizer, epochs: int, seed: int, device: str | None) -> _Plan:
+def plan(model: keras.Model, data: Dataset, optimizer: Optimizer, epochs: int, seed: int, device: str | None,
+         strategy: tf.distribute.Strategy | None = None) -> _Plan:
     """Validate every argument of a training run before anything changes."""
     if not isinstance(data, Dataset):
         raise ValueError(f"data must be a gdopt.Dataset (see gdopt.make_regression), got {type(data).__name__}")
     if not isinstance(optimizer, Optimizer):
-        raise ValueError(f"optimizer must be a gdopt optimizer (BatchGD, MiniBatchGD, SGD), got {optimizer!r}")
+        names = ", ".join(cls.__name__ for cls in OPTIMIZERS.values())
+        raise ValueError(f"optimizer must be a gdopt optimizer ({names}), got {optimizer!r}")
     _check_seed_epochs(epochs, seed)
+    replicas = 1 if strategy is None else distribute.check_strategy(strategy, device)
     tf_device = resolve_device(device)
     variables, activations = dense_stack(model)
     expected = int(variables[0].shape[0])
     if expected != data.n_features:
         raise ValueError(f"model expects {expected} features but data has n_features={data.n_features}")
     batch_size = optimizer.batch_size_for(data.n_samples)
-    return _Plan(variables, activations, batch_size, optimizer.steps_per_epoch(data.n_samples), tf_device)
-
-
-def _value_and_grad(params: tuple[tf.Tensor, ...], activations: tuple[str, ...], x: tf.Tensor, y: tf.Tensor):
-    with tf.GradientTape() as tape:
-        tape.watch(params)
-        loss = mse(params, activations, x, y)
-    return loss, tape.gradient(loss, params)
-
-
-def _order(n: int, key: tf.Tensor) -> tf.Tensor:
-    """The epoch's sample order: a stateless permutation keyed by (seed, epoch)."""
-    return tf.argsort(tf.random.stateless_uniform([n], seed=key))
-
-
-@tf.function(jit_compile=True, autograph=False)
-def _order_compiled(n, key):
-    return _order(n, key)
+    distribute.check_batches(optimizer, data.n_samples, batch_size, replicas)
+    return _Plan(variables, activations, batch_size, optimizer.steps_per_epoch(data.n_samples), tf_device, replicas)
 
 
 def epoch_order(n_samples: int, seed: int, epoch: int) -> np.ndarray:
     """The order in which a shuffling optimizer visits the samples in ``epoch`` (0-based) of a run."""
-    return _order_compiled(n_samples, tf.constant([seed, epoch], tf.int32)).numpy()
-
-
-def _epoch(params, x, y, lr, key, activations, batch_size, shuffle):
-    """One epoch; returns (whole-data loss at the epoch's start, updated θ)."""
-    n, d = x.shape
-    if batch_size == n:  # full batch: the step's own loss is the whole-data loss
-        loss, grads = _value_and_grad(params, activations, x, y)
-        return loss, descend(params, grads, lr)
-    start_loss = mse(params, activations, x, y)
-    if shuffle:
-        order = _order(n, key)
-        x, y = tf.gather(x, order), tf.gather(y, order)
-
-    def step(params, offset, size):
-        xb = tf.slice(x, [offset, 0], [size, d])
-        yb = tf.slice(y, [offset, 0], [size, 1])
-        _, grads = _value_and_grad(params, activations, xb, yb)
-        return descend(params, grads, lr)
-
-    full = n // batch_size
-    _, params = tf.while_loop(
-        lambda i, _: i < full,
-        lambda i, params: (i + 1, step(params, i * batch_size, batch_size)),
-        (tf.constant(0), params),
-    )
-    if n % batch_size:  # the last, partial batch
-        params = step(params, full * batch_size, n % batch_size)
-    return start_loss, params
-
-
-CHUNK = 32  # epochs per compiled call: amortises the call over many cheap full-batch epochs
-
-
-@tf.function(jit_compile=True, autograph=False)
-def _epochs(params, x, y, lr, seed, first, count, activations, batch_size, shuffle):
-    """Up to ``count`` ≤ CHUNK epochs; stops after an epoch whose start loss is NaN or inf.
-
-    Returns (θ, start-of-epoch losses [CHUNK], epochs run, whole-data loss at the end).
-    """
-
-    def body(i, params, starts, last):
-        key = tf.stack([seed, first + i])
-        loss, params = _epoch(params, x, y, lr, key, activations, batch_size, shuffle)
-        return i + 1, params, tf.tensor_scatter_nd_update(starts, [[i]], [loss]), loss
-
-    done, params, starts, _ = tf.while_loop(
-        lambda i, _p, _s, last: tf.logical_and(i < count, tf.math.is_finite(last)),
-        body,
-        (tf.constant(0), params, tf.zeros([CHUNK]), tf.constant(0.0)),
-    )
-    return params, starts, done, mse(params, activations, x, y)
+    return loop.order(n_samples, tf.constant([seed, epoch], tf.int32)).numpy()
 
 
 def tracing_count() -> int:
     """How many times the training graphs were traced (stays put when shapes repeat)."""
-    return int(_epochs.experimental_get_tracing_count())
+    return int(loop.epochs_compiled.experimental_get_tracing_count()) + distribute.tracing_count()
 
 
 _compiled: set[tuple] = set()
 
 
-def _run(p: _Plan, params: tuple[tf.Tensor, ...], x: tf.Tensor, y: tf.Tensor, optimizer: Optimizer,
-         seed: int, epochs: int) -> tuple[tuple[tf.Tensor, ...], list[float], float]:
+def _run(p: _Plan, params: tuple[tf.Tensor, ...], state: State, x: tf.Tensor, y: tf.Tensor, optimizer: Optimizer,
+         seed: int, epochs: int, strategy: tf.distribute.Strategy | None
+         ) -> tuple[tuple[tf.Tensor, ...], list[float], float]:
     """Every epoch, CHUNK at a time; returns θ, the start-of-epoch losses and the final loss."""
-    lr = tf.constant(optimizer.learning_rate, tf.float32)
+    static, values = optimizer.split()
+    hyper = tuple(tf.constant(v, tf.float32) for v in values)
     seed_t = tf.constant(seed, tf.int32)
+    extra: tuple[Any, ...] = () if strategy is None else (strategy,)
+    compiled = loop.epochs_compiled if strategy is None else distribute.epochs_replicated
     starts: list[float] = []
     final = math.nan
     while len(starts) < epochs:
-        count = min(CHUNK, epochs - len(starts))
-        params, chunk, done, last = _epochs(
-            params, x, y, lr, seed_t, tf.constant(len(starts), tf.int32), tf.constant(count, tf.int32),
-            p.activations, p.batch_size, optimizer.shuffles,
+        count = min(loop.CHUNK, epochs - len(starts))
+        params, state, losses, done, last = compiled(
+            params, state, x, y, hyper, seed_t, tf.constant(len(starts), tf.int32), tf.constant(count, tf.int32),
+            static, p.activations, p.batch_size, optimizer.shuffles, *extra,
         )
         done_n = int(done)  # fetching synchronises the device
-        starts += chunk.numpy()[:done_n].tolist()
+        starts += losses.numpy()[:done_n].tolist()
         final = float(last)
         if done_n < count or not math.isfinite(starts[-1]) or not math.isfinite(final):
             break
@@ -201,11 +146,20 @@ def train(
     epochs: int = 5,
     seed: int = 0,
     device: str | None = None,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data`` in place (its weights change, as with Keras ``fit``).
 
-    Every step applies θ ← θ − α·g with g the mean MSE gradient over the optimizer's batch.
-    On divergence the weights are left as they were before the call and ``TrainingDiverged`` is raised.
+    Every step applies the optimizer's update (θ ← θ − α·g for the plain optimizers) with g the mean
+    MSE gradient over the optimizer's batch. On divergence the weights are left as they were before
+    the call and ``TrainingDiverged`` is raised.
+
+    ``strategy``: a ``tf.distribute.Strategy`` (``MirroredStrategy`` over GPUs or logical CPUs,
+    ``MultiWorkerMirroredStrategy`` across processes). Each step's global batch is split across its
+    replicas and the all-reduced gradient is the exact mean over the global batch, so the run takes the
+    same steps and shuffles as on one device and ends at the same loss up to float rounding. Every batch
+    must give every replica a sample (else ``ValueError``); ``device`` must then be None. The step loop
+    stays one graph; the per-replica gradient is XLA-compiled (see ``gdopt.distribute``).
 
     >>> import gdopt
     >>> data = gdopt.make_regression(n_samples=256, n_features=8, seed=0)
@@ -214,18 +168,20 @@ def train(
     >>> result.steps, len(result.loss_history)
     (3, 3)
     """
-    p = plan(model, data, optimizer, epochs, seed, device)
-    with device_scope(p.tf_device):
+    p = plan(model, data, optimizer, epochs, seed, device, strategy)
+    scope = contextlib.nullcontext() if strategy is None else strategy.scope()
+    with scope, device_scope(p.tf_device):
         x = tf.constant(data.x)
         y = tf.constant(data.y)
         params = tuple(tf.identity(v.value) for v in p.variables)
+        state = optimizer.init(params)
         key = (tuple(tuple(v.shape) for v in p.variables), data.x.shape, p.activations, p.batch_size,
-               optimizer.shuffles, p.tf_device)
-        if key not in _compiled:  # trace and XLA-compile outside the clock, on a throwaway copy of θ
-            _run(p, params, x, y, optimizer, seed, 1)
+               optimizer.split()[0], optimizer.shuffles, p.tf_device, id(strategy))  # id: no strong reference kept
+        if key not in _compiled:  # trace and compile outside the clock, on a throwaway copy of θ
+            _run(p, params, state, x, y, optimizer, seed, 1, strategy)
             _compiled.add(key)
         start = time.perf_counter()
-        new_params, starts, final = _run(p, params, x, y, optimizer, seed, epochs)
+        new_params, starts, final = _run(p, params, state, x, y, optimizer, seed, epochs, strategy)
         seconds = time.perf_counter() - start
     history = [*starts[1:], final]
     _raise_if_diverged(starts[0], history)

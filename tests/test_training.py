@@ -8,17 +8,13 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from optimizer_cases import BY_NAME, CASES, GOLDEN_DATA, IDS
 
 import gdopt
 from gdopt.training import epoch_order, tracing_count
 from tools import reference
 
-OPTS = {
-    "gd": gdopt.BatchGD(learning_rate=0.1),
-    "minibatch": gdopt.MiniBatchGD(learning_rate=0.05, batch_size=8),
-    "sgd": gdopt.SGD(learning_rate=0.01),
-}
-IDS = list(OPTS)
+OPTS = {c.name: c.opt for c in CASES}
 
 
 def weights(model):
@@ -27,21 +23,25 @@ def weights(model):
 
 @pytest.fixture(scope="module")
 def small():
-    return gdopt.make_regression(n_samples=20, n_features=3, noise=0.1, seed=1)
+    return gdopt.make_regression(**GOLDEN_DATA)
 
 
 @pytest.mark.parametrize("name", IDS)
 def test_first_epoch_matches_numpy(small, name):
-    """One epoch, step by step in NumPy (float64) on the same batches, agrees to ~1e-6."""
-    opt = OPTS[name]
+    """One epoch, step by step in NumPy (float64: the reference gradient and the optimizer's rule) on the
+    same batches, agrees to ~1e-6; with several steps per epoch, momentum's velocity carries over."""
+    case = BY_NAME[name]
+    opt = case.opt
     model = gdopt.SampleModel(n_features=3, hidden=5, seed=0)
     params = weights(model)
+    state = case.numpy_init(opt, params)
     x, y = small.x.astype(np.float64), small.y.astype(np.float64)
     order = epoch_order(small.n_samples, 7, 0) if opt.shuffles else np.arange(small.n_samples)
     b = opt.batch_size_for(small.n_samples)
     for start in range(0, small.n_samples, b):  # the last batch is partial (20 = 8 + 8 + 4)
         idx = order[start : start + b]
-        params = reference.step(params, x[idx], y[idx], opt.learning_rate)
+        _, grads = reference.loss_and_grads(params, x[idx], y[idx])
+        params, state = case.numpy_update(opt, grads, state, params)
     result = gdopt.train(model, small, opt, epochs=1, seed=7)
     for got, want in zip(weights(model), params, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
@@ -56,11 +56,18 @@ def test_epoch_order_is_a_reshuffled_permutation():
     assert np.array_equal(a, epoch_order(50, 0, 0))
 
 
-@pytest.mark.parametrize(("name", "steps"), [("gd", 3), ("minibatch", 3 * 13), ("sgd", 3 * 100)])
-def test_steps_and_history_length(name, steps):
+@pytest.mark.parametrize("name", IDS)
+def test_golden_trajectory(small, name):
+    """[initial, after epoch 1, 2, 3] on the golden problem; gd/minibatch/sgd recorded before state existed."""
+    result = gdopt.train(gdopt.SampleModel(3, 5, 0), small, OPTS[name], epochs=3, seed=7, device="cpu")
+    np.testing.assert_allclose([result.initial_loss, *result.loss_history], BY_NAME[name].golden, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_steps_and_history_length(name):
     data = gdopt.make_regression(n_samples=100, n_features=3, seed=0)
     result = gdopt.train(gdopt.SampleModel(3, 5, 0), data, OPTS[name], epochs=3, seed=0)
-    assert result.steps == steps
+    assert result.steps == 3 * BY_NAME[name].steps_per_epoch_100
     assert len(result.loss_history) == 3 and result.final_loss == result.loss_history[-1]
     assert result.seconds > 0 and all(math.isfinite(v) for v in result.loss_history)
 
@@ -97,12 +104,38 @@ def test_train_mutates_the_model(small):
     assert not np.array_equal(before[0], weights(model)[0])
 
 
-@pytest.mark.parametrize(("name", "epochs"), [("gd", 300), ("minibatch", 20), ("sgd", 5)])
-def test_convergence_cuts_loss_by_80_percent(name, epochs):
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_convergence_cuts_loss_by_80_percent(case):
     data = gdopt.make_regression(n_samples=1024, n_features=8, noise=0.1, seed=0)
-    opt = {"gd": gdopt.BatchGD(0.1), "minibatch": gdopt.MiniBatchGD(0.05, 32), "sgd": gdopt.SGD(0.01)}[name]
-    result = gdopt.train(gdopt.SampleModel(8, 10, 0), data, opt, epochs=epochs, seed=0)
+    result = gdopt.train(gdopt.SampleModel(8, 10, 0), data, case.cls(), epochs=case.converge_epochs, seed=0)
     assert result.final_loss <= 0.2 * result.initial_loss
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_converges_to_the_known_optimum(case):
+    """Noise-free linear data y = x·w* + b* and a linear model: the optimum is (w*, b*) at loss 0."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 3)).astype(np.float32)
+    w_star, b_star = np.array([[1.5], [-2.0], [0.5]], np.float32), np.float32(0.25)
+    data = gdopt.Dataset(x=x, y=x @ w_star + b_star)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, kernel_initializer="zeros")])
+    epochs = {"gd": 300, "sgd": 10}.get(case.name, 60)
+    result = gdopt.train(model, data, case.cls(), epochs=epochs, seed=0)
+    kernel, bias = weights(model)
+    np.testing.assert_allclose(kernel, w_star, atol=1e-3)
+    np.testing.assert_allclose(bias, [b_star], atol=1e-3)
+    assert result.final_loss < 1e-6
+
+
+def test_momentum_zero_is_minibatch_gd_bitwise(small):
+    """β = 0 makes v = g exactly, so the run is MiniBatchGD's bit for bit."""
+    m1, m2 = gdopt.SampleModel(3, 5, 0), gdopt.SampleModel(3, 5, 0)
+    a = gdopt.train(m1, small, gdopt.Momentum(learning_rate=0.05, batch_size=8, momentum=0.0), epochs=3, seed=7)
+    b = gdopt.train(m2, small, gdopt.MiniBatchGD(learning_rate=0.05, batch_size=8), epochs=3, seed=7)
+    assert a.loss_history == b.loss_history
+    assert all(np.array_equal(p, q) for p, q in zip(weights(m1), weights(m2), strict=True))
 
 
 def test_keras_parity_batch_gd():
@@ -116,7 +149,19 @@ def test_keras_parity_batch_gd():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["minibatch", "sgd"])
+def test_keras_parity_momentum_full_batches():
+    """One batch of all samples per epoch: Keras' SGD(momentum=β) follows the same heavy-ball trajectory."""
+    data = gdopt.make_regression(n_samples=256, n_features=8, noise=0.1, seed=2)
+    opt = gdopt.Momentum(learning_rate=0.05, batch_size=256, momentum=0.9)
+    m1, m2 = gdopt.SampleModel(8, 10, 0), gdopt.SampleModel(8, 10, 0)
+    ours = gdopt.train(m1, data, opt, epochs=10, seed=0)
+    theirs = gdopt.keras_fit(m2, data, opt, epochs=10, seed=0)
+    np.testing.assert_allclose(ours.loss_history, theirs.loss_history, rtol=1e-4, atol=1e-6)
+    for a, b in zip(weights(m1), weights(m2), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["minibatch", "sgd", "momentum"])
 def test_keras_fit_runs_the_same_schedule(small, name):
     result = gdopt.keras_fit(gdopt.SampleModel(3, 5, 0), small, OPTS[name], epochs=2, seed=0)
     assert result.steps == 2 * OPTS[name].steps_per_epoch(small.n_samples)
