@@ -43,7 +43,7 @@ CASES = {
 SLOWDOWNS = {"slow2": 0.02, "slow5": 0.05, "slow10": 0.10}
 SIMULATED_CHANGES = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10)
 TRAIN = "gdopt/training.py"
-ENTRY_LINE = "    p = plan(model, data, optimizer, epochs, seed, device)\n"  # the first line of train()
+ENTRY_LINE = "    p = plan(model, data, optimizer, epochs, seed, device, strategy)\n"  # the first line of train()
 EXIT_LINE = "    return TrainResult(final, history, p.steps_per_epoch * epochs, seconds, starts[0])\n"
 
 
