@@ -182,3 +182,14 @@ def test_asv_environ_makes_tensorflow_cache_the_compiled_loop(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert list((tmp_path / run.XLA_CACHE).glob("*XLA_CPU_JIT*")), proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize(("name", "excluded"), [
+    ("gate.Gate.time_train(momentum)", True),
+    ("gate.Gate.time_train(sgd)", False),
+    ("gate.Gate.time_train(gdopt, momentum, cpu)", True),
+    ("gate.Gate.time_plain", False),
+    ("gate.Gate.time_train(momentum_free)", False),  # whole parameter values, not substrings
+])
+def test_excluded_parameter_values_are_not_the_gates(name, excluded) -> None:
+    assert run._excluded(name, ["momentum"]) is excluded

@@ -301,7 +301,7 @@ def run_gate(
         if rounds is None:
             todo = ledger.undecided(names, k)
         else:  # calibration: every metric every round (the final loss only in its rounds)
-            todo = [n for n in names if metric_kind(n) != "loss" or k < LOSS_ROUNDS]
+            todo = [n for n in names if (metric_kind(n) != "loss" or k < LOSS_ROUNDS) and n not in ledger.problems]
         if names and not todo:
             why = ""
             break
@@ -324,7 +324,8 @@ def run_gate(
         except ResultsError as exc:
             nothing = f"no gate benchmark matches --bench {bench!r}" if bench else "asv recorded no gate benchmark"
             raise GateError(f"{nothing} ({exc}); see {log}") from None
-        selected = [p.name for p in loaded.pairs]
+        # asv lists every combination of a benchmark it ran; the excluded ones come back n/a: not the gate's
+        selected = [p.name for p in loaded.pairs if not _excluded(p.name, project.gate_excludes)]
         if not selected:
             raise GateError(f"no gate benchmark matches --bench {bench!r}" if bench else
                             f"asv recorded no gate benchmark; see {log}")
@@ -332,7 +333,7 @@ def run_gate(
         if failed:  # fail fast: one crashed or timed-out benchmark already means exit 2
             raise GateError(f"benchmark failed or timed out: {', '.join(failed)}; see {log}")
         names = names or sorted(selected)
-        current = [p for p in loaded.pairs if p.name in todo or not todo]
+        current = [p for p in loaded.pairs if p.name in (todo or selected)]
         ledger.add(current)
         recorded.append({"round": k, "seconds": round(result.seconds, 3), "barrier": _stats(result.barrier),
                          "pairs": {p.name: list(round_value(p.base.values, p.head.values)) for p in current
@@ -358,6 +359,13 @@ def run_gate(
         fingerprint["mode"] = mode
         write_report(outcome, report, fingerprint)
     return outcome
+
+
+def _excluded(name: str, excludes: Sequence[str]) -> bool:
+    """Whether a combination carries a parameter value that ``[tool.perfharness.gate] exclude`` names."""
+    _, _, params = name.partition("(")
+    values = {v.strip() for v in params.rstrip(")").split(",")} if params else set()
+    return bool(values & set(excludes))
 
 
 def _write_record(path: Path, mode: str, commits: Mapping[str, str], rounds: list[dict[str, object]]) -> None:
