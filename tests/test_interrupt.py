@@ -1,10 +1,10 @@
 """An interrupted run keeps what it finished (perfharness.asv_child): real asv, real signals, a tiny suite.
 
 A run of 8 benchmarks is killed once 3 are on disk: SIGTERM to its process group (what CI's cancel
-and a terminal's kill do), SIGKILL to the runner (its parent dies: nothing may run on), and SIGKILL to
-asv itself. Each time the results file asv itself loads holds the finished benchmarks, no temp or
-partial file is left in results/, no process of the run survives, and the rerun measures exactly the
-missing benchmarks.
+and a terminal's kill do), SIGKILL to the process that started the runner (nox killed), SIGKILL to the
+runner (asv's parent dies: nothing may run on), and SIGKILL to asv itself. Each time the results
+file, loaded by asv itself, holds the finished benchmarks, no temp or partial file is left in
+results/, no process of the run survives, and the rerun measures exactly the missing benchmarks.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _asv_child(runner: psutil.Process) -> psutil.Process:
     return child
 
 
-@pytest.mark.parametrize("how", ["sigterm-group", "sigkill-runner", "sigkill-asv"])
+@pytest.mark.parametrize("how", ["sigterm-group", "sigkill-parent", "sigkill-runner", "sigkill-asv"])
 def test_interrupted_run_keeps_finished_benchmarks(tmp_path: Path, how: str) -> None:
     from asv.results import Results
 
@@ -48,7 +48,11 @@ def test_interrupted_run_keeps_finished_benchmarks(tmp_path: Path, how: str) -> 
     home.mkdir()
     env = tinyasv.env(home, sleep=0.8)
     # Its own process group, as nox's session is: the group signal reaches the runner only.
-    proc = subprocess.Popen(tinyasv.runner_cmd(root), env=env, start_new_session=True,
+    # "sigkill-parent": the runner under a stand-in for nox (a parent that only waits), killed.
+    cmd = tinyasv.runner_cmd(root)
+    if how == "sigkill-parent":
+        cmd = [sys.executable, "-c", "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))", *cmd]
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 90
     seen = 0
@@ -59,12 +63,13 @@ def test_interrupted_run_keeps_finished_benchmarks(tmp_path: Path, how: str) -> 
             break
         time.sleep(0.05)
     assert proc.poll() is None and seen >= 3, f"the run ended or stalled before the kill: {proc.stdout}"
-    runner = psutil.Process(proc.pid)
-    tree = [runner, *runner.children(recursive=True)]
+    top = psutil.Process(proc.pid)
+    runner = top.children()[0] if how == "sigkill-parent" else top
+    tree = [top, *top.children(recursive=True)]
     assert any("perfharness.asv_child" in " ".join(p.cmdline()) for p in tree)
     if how == "sigterm-group":
         os.killpg(proc.pid, signal.SIGTERM)
-    elif how == "sigkill-runner":
+    elif how in ("sigkill-runner", "sigkill-parent"):
         os.kill(proc.pid, signal.SIGKILL)
     else:
         _asv_child(runner).kill()
