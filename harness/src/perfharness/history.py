@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["expand_range", "history_shards", "measured_commits"]
+__all__ = ["check_range", "expand_range", "history_shards", "measured_commits"]
 
 
 def _repo(repo: Path) -> Any:
@@ -25,9 +25,32 @@ def _repo(repo: Path) -> Any:
     return get_repo(conf)
 
 
+def check_range(spec: str) -> str:
+    """``spec`` if it is a plain git range (no option: asv hands it to ``git rev-list``); else ValueError."""
+    import shlex
+
+    try:
+        words = shlex.split(spec)
+    except ValueError as exc:
+        raise ValueError(f"history: range {spec!r} cannot be read: {exc}") from None
+    if not words or any(w.startswith("-") for w in words):
+        raise ValueError(f"history: {spec!r} is not a commit range (e.g. main, v1.0..main, A^..B)")
+    return spec
+
+
+def _hashes(asv_repo: Any, spec: str) -> list[str]:
+    from asv.util import ProcessError
+
+    try:
+        return list(asv_repo.get_hashes_from_range(check_range(spec)))
+    except ProcessError as exc:
+        detail = (getattr(exc, "stderr", None) or str(exc)).strip()[-300:]
+        raise ValueError(f"history: git cannot expand range {spec!r}: {detail}") from None
+
+
 def expand_range(repo: Path, spec: str) -> list[str]:
     """The commits ``asv run SPEC`` would measure, newest first (asv's own expansion)."""
-    return list(_repo(repo).get_hashes_from_range(spec))
+    return _hashes(_repo(repo), spec)
 
 
 def measured_commits(results_dir: Path, machine: str) -> set[str]:
@@ -49,7 +72,7 @@ def history_shards(repo: Path, spec: str, shards: int, results_dir: Path, machin
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
         raise ValueError(f"history: --shards must be an integer >= 1, got {shards!r}")
     asv_repo = _repo(repo)
-    commits = list(asv_repo.get_hashes_from_range(spec))
+    commits = _hashes(asv_repo, spec)
     if not commits:
         return []
     measured = measured_commits(results_dir, machine)
@@ -72,7 +95,7 @@ def history_shards(repo: Path, spec: str, shards: int, results_dir: Path, machin
         oldest, newest = part[-1], part[0]
         has_parent = asv_repo._run_git(["rev-list", "--parents", "-n", "1", oldest], dots=False).split()[1:]
         rng = f"{oldest}^..{newest}" if has_parent else newest
-        if list(asv_repo.get_hashes_from_range(rng)) != part:
+        if _hashes(asv_repo, rng) != part:
             raise RuntimeError(f"history: shard range {rng} does not expand to its {len(part)} commits")
         out.append({"shard": number, "shards": len(bounds), "range": rng, "commits": len(part),
                     "to_measure": sum(c not in measured for c in part), "newest": newest, "oldest": oldest})

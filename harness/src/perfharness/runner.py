@@ -201,9 +201,15 @@ def cmd_history(args: argparse.Namespace) -> int:
         return 0
     if args.shards != 1 or args.json:
         raise UsageError("--shards and --json go with --list (they print the ranges; run each with `history RANGE`)")
-    rest = args.asv_args or ["main"]
+    rest = list(args.asv_args)
+    if not _ranges(rest):  # asv's own default would be main's tip alone, not its history
+        rest.append("main")
     if len(_ranges(rest)) > 1:
         raise UsageError(f"history takes one range, got {_ranges(rest)}")
+    from perfharness.history import check_range
+
+    for spec in _ranges(rest):
+        check_range(spec)
     # --skip-existing: a commit measured in part (an interrupted run) is completed, not skipped whole.
     return _locked_asv(args, "history", ["--skip-existing", *rest])
 
