@@ -39,14 +39,14 @@ def history(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("history")
     repo = tmp / "repo"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
-    # asv publish reads asv.conf.json's branch (main); a clone of another branch's worktree lacks it.
-    if subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q", "refs/heads/main"],
-                      capture_output=True).returncode:
-        subprocess.run(["git", "-C", str(repo), "branch", "main", "HEAD"], check=True)
     train = repo / "gdopt" / "training.py"
     train.write_text(train.read_text() + "# a second commit\n")
     subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qam",
                     "second"], check=True)
+    # asv publish reads asv.conf.json's branch (main); a clone of another branch's worktree lacks it.
+    if subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q", "refs/heads/main"],
+                      capture_output=True).returncode:
+        subprocess.run(["git", "-C", str(repo), "branch", "main", "HEAD"], check=True)
     env = {**os.environ, "HOME": str(tmp), "GDOPT_MACHINE": "e2e"}
     py = [sys.executable, "-m"]
     # As the backfill workflow does: list the range as shards, then run each shard's range on its own.
