@@ -75,7 +75,7 @@ def test_a_sub_range_and_the_command_line(repo: Path, tmp_path: Path) -> None:
     assert _union(repo, shards) == expand_range(repo, "main~4..main") and len(shards) == 2
 
 
-@pytest.mark.parametrize(("spec", "message"), [("--output=/tmp/x", "is not a commit range"),
+@pytest.mark.parametrize(("spec", "message"), [("main --output=/tmp/x", "is not a commit range"),
                                                ("nosuchref..main", "git cannot expand range")])
 def test_a_bad_range_exits_2_naming_it(repo: Path, tmp_path: Path, spec: str, message: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "perfharness.runner", "--repo", str(repo), "history", "--list",
