@@ -55,28 +55,51 @@ def speed(session: nox.Session) -> None:
     session.run("python", "-m", "tools.speed", *session.posargs, env=ENV)
 
 
+def _runner(session: nox.Session, *args: str, ok: tuple[int, ...] = (0,)) -> int:
+    """``python -m perfharness.runner ARGS``; leaves nox with its exit code unless it is in ``ok``.
+
+    The runner exits 1 when a benchmark failed (the site is still worth publishing) and 2 when it
+    could not run as asked (a busy checkout, a --bench that matches nothing): never 2 for both.
+    """
+    python = str(Path(session.bin) / "python")
+    session.log(" ".join(["python -m perfharness.runner", *args]))
+    env = {**os.environ, **session.env, **ENV}
+    env["PATH"] = os.pathsep.join([session.bin, env.get("PATH", "")])
+    code = subprocess.call([python, "-m", "perfharness.runner", *args],
+                           env={k: v for k, v in env.items() if v is not None})
+    if code not in ok:
+        sys.exit(code)
+    return code
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """The main job: asv run for HEAD on this machine, then publish the site (posargs go to asv run)."""
+    """The main job: asv run for HEAD on this machine, then publish the site (posargs go to asv run;
+    ``--wait`` first waits for another run of this checkout instead of exiting 2)."""
     _harness(session)
-    session.run("python", "-m", "perfharness.runner", "run", *session.posargs, success_codes=[0, 2])
+    wait = ["--wait"] if "--wait" in session.posargs else []
+    code = _runner(session, "run", *session.posargs, ok=(0, 1))
     # GPU identity: asv's machine.json has none
     session.run("python", "-m", "perfharness.site", "fingerprint", "results")
-    publish(session)
+    _runner(session, "publish", *wait)
+    if code:
+        session.warn("some benchmarks failed (see above); the site was published with them as failed")
 
 
 @nox.session(default=False)
 def history(session: nox.Session) -> None:
-    """asv run over the commits on main not yet measured (or the range in posargs)."""
+    """asv run over the commits on main not yet measured (or the range in posargs);
+    ``-- --list --json --shards N [RANGE]`` prints the range split into N ranges (CI backfill shards)."""
     _harness(session)
-    session.run("python", "-m", "perfharness.runner", "history", *session.posargs, success_codes=[0, 2])
+    _runner(session, "history", *session.posargs, ok=(0, 1))
 
 
 @nox.session(default=False)
 def matrix(session: nox.Session) -> None:
-    """The suite across Python × TensorFlow × device; each cell lands under its own asv environment."""
+    """The suite across Python × TensorFlow × device, from [tool.perfharness.matrix]; each cell lands
+    under its own asv environment. ``-- --list --json`` prints the cells (for CI's strategy.matrix)."""
     _harness(session)
-    session.run("python", "-m", "perfharness.runner", "matrix", *session.posargs, success_codes=[0, 2])
+    _runner(session, "matrix", *session.posargs, ok=(0, 1))
 
 
 @nox.session(default=False)
@@ -90,11 +113,10 @@ def merge(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def publish(session: nox.Session) -> None:
-    """asv publish into html/, vendored for offline use, plus gdopt's summary page."""
+    """asv publish into html/, vendored for offline use, plus gdopt's summary page (``-- --wait``: wait
+    for another run of this checkout instead of exiting 2)."""
     _harness(session)
-    session.run("asv", "publish")
-    session.run("python", "-m", "perfharness.site", "offline", "html")
-    session.run("python", "-m", "perfharness.site", "summary", "results", "html")
+    _runner(session, "publish", *session.posargs)
 
 
 @nox.session(default=False)

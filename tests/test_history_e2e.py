@@ -1,6 +1,7 @@
 """History end to end, in a temporary copy of this repository: two commits measured by asv (a tiny quick
-suite, in a real asv virtualenv), the site published (offline assets, summary), checked in Chromium, and the
-results split into two shards and merged back with nothing lost. Slow: builds an environment with TensorFlow.
+suite, in a real asv virtualenv) as two backfill shards (``history --list --json --shards 2``), the site
+published (offline assets, summary), checked in Chromium, and the results split into two shards and
+merged back with nothing lost. Slow: builds an environment with TensorFlow.
 """
 
 from __future__ import annotations
@@ -42,9 +43,21 @@ def history(tmp_path_factory):
     train.write_text(train.read_text() + "# a second commit\n")
     subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qam",
                     "second"], check=True)
+    # asv publish reads asv.conf.json's branch (main); a clone of another branch's worktree lacks it.
+    if subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q", "refs/heads/main"],
+                      capture_output=True).returncode:
+        subprocess.run(["git", "-C", str(repo), "branch", "main", "HEAD"], check=True)
     env = {**os.environ, "HOME": str(tmp), "GDOPT_MACHINE": "e2e"}
     py = [sys.executable, "-m"]
-    _run(*py, "perfharness.runner", "history", "--", "--quick", "--bench", TINY, "HEAD~2..HEAD", cwd=repo, env=env)
+    # As the backfill workflow does: list the range as shards, then run each shard's range on its own.
+    listed = json.loads(_run(*py, "perfharness.runner", "history", "--list", "--json", "--shards", "2",
+                             "HEAD~2..HEAD", cwd=repo, env=env))
+    assert [s["commits"] for s in listed] == [1, 1]
+    for shard in listed:
+        _run(*py, "perfharness.runner", "history", "--quick", "--bench", TINY, shard["range"], cwd=repo, env=env)
+    heads = subprocess.run(["git", "-C", str(repo), "rev-list", "HEAD~2..HEAD"], capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert [s["newest"] for s in listed] == heads
     _run(*py, "perfharness.site", "fingerprint", "results", cwd=repo, env=env)
     _run(*py, "asv", "publish", cwd=repo, env=env)
     offline.make_offline(repo / "html", offline.default_cache_dir())

@@ -42,7 +42,7 @@ def test_workflow_lint_passes_offline() -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "workflow lint passed: 3 workflows" in proc.stdout
+    assert "workflow lint passed: 4 workflows" in proc.stdout
 
 
 @needs_tools
@@ -113,16 +113,79 @@ def test_pr_comment_treats_the_artifact_as_data() -> None:
     assert "<!-- gdopt-perf-gate:" in code and "updateComment" in code
 
 
+def _runs(job: dict[str, Any]) -> list[str]:
+    return [s["run"] for s in job["steps"] if "run" in s]
+
+
+def test_no_workflow_splices_expressions_into_a_shell() -> None:
+    for workflow in WORKFLOWS.glob("*.yml"):
+        for job in load(workflow.name)["jobs"].values():
+            for run in _runs(job):
+                assert "${{" not in run, (workflow.name, run)
+
+
 def test_publish_permissions_and_gpu_gate() -> None:
     doc = load("publish.yml")
-    assert set(doc["on"]) == {"push", "workflow_dispatch"}
+    assert set(doc["on"]) == {"push", "workflow_dispatch"}  # never pull requests
+    assert doc["on"]["push"] == {"branches": ["main"]}
     assert doc["permissions"] == {"contents": "read"}
     jobs = doc["jobs"]
     assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
-    assert all("permissions" not in j for name, j in jobs.items() if name != "deploy")
-    assert jobs["bench-gpu"]["runs-on"] == ["self-hosted", "linux", "gpu"]
-    assert jobs["bench-gpu"]["if"] == "vars.GDOPT_GPU_RUNNER == 'true'"
-    site = [s.get("run") for s in jobs["site"]["steps"]]
-    assert site.index("nox -s merge -- results shards/*/") < site.index("nox -s publish")
+    assert jobs["history"]["permissions"] == {"contents": "write"}
+    assert all("permissions" not in j for name, j in jobs.items() if name not in ("deploy", "history"))
+    for name in ("bench-gpu", "matrix-gpu"):
+        assert jobs[name]["runs-on"] == ["self-hosted", "linux", "gpu"]
+        assert "vars.GDOPT_GPU_RUNNER == 'true'" in jobs[name]["if"]
+    site = _runs(jobs["site"])
+    assert site.index("nox -s merge -- results history/ shards/*/") < site.index("nox -s publish")
+    assert site[site.index("nox -s merge -- results history/ shards/*/") - 1] == ".ci/results-branch fetch history"
     assert steps_using(jobs["site"], "actions/upload-pages-artifact")
     assert steps_using(jobs["deploy"], "actions/deploy-pages")
+    for job in jobs.values():
+        for checkout in steps_using(job, "actions/checkout"):
+            assert checkout["with"]["persist-credentials"] is False
+
+
+def test_publish_keeps_history_only_on_pushes_to_main() -> None:
+    jobs = load("publish.yml")["jobs"]
+    history = jobs["history"]
+    assert "github.event_name == 'push'" in history["if"] and "github.ref == 'refs/heads/main'" in history["if"]
+    assert set(history["needs"]) == {"bench-cpu", "bench-gpu", "matrix-cpu", "matrix-gpu"}
+    assert _runs(history)[-1] == ".ci/results-branch push shards"
+    assert "history" in jobs["site"]["needs"] and "needs.history.result != 'failure'" in jobs["site"]["if"]
+
+
+def test_publish_runs_one_job_per_listed_cell() -> None:
+    jobs = load("publish.yml")["jobs"]
+    listing = "\n".join(_runs(jobs["cells"]))
+    assert "nox -s matrix -- --list --json --any-python --device cpu --without-default > cells-cpu.json" in listing
+    assert "nox -s matrix -- --list --json --any-python --device gpu > cells-gpu.json" in listing
+    for name, kind in (("matrix-cpu", "cpu"), ("matrix-gpu", "gpu")):
+        job = jobs[name]
+        assert job["strategy"]["matrix"] == {"include": f"${{{{ fromJSON(needs.cells.outputs.{kind}) }}}}"}
+        assert job["strategy"]["fail-fast"] is False
+        [cell] = [s for s in job["steps"] if "nox -s matrix" in s.get("run", "")]
+        assert cell["env"] == {"CELL": "${{ matrix.name }}"} and '--cell "$CELL"' in cell["run"]
+        [upload] = steps_using(job, "actions/upload-artifact")
+        assert upload["with"]["name"] == "results-matrix-${{ matrix.name }}"  # the site's results-* pattern
+
+
+def test_backfill_splits_the_range_into_jobs() -> None:
+    doc = load("backfill.yml")
+    assert set(doc["on"]) == {"workflow_dispatch"}
+    assert set(doc["on"]["workflow_dispatch"]["inputs"]) == {"range", "shards"}
+    assert doc["permissions"] == {"contents": "read"}
+    jobs = doc["jobs"]
+    assert jobs["plan"]["if"] == "github.ref == 'refs/heads/main'"
+    [plan] = [s for s in jobs["plan"]["steps"] if s.get("id") == "plan"]
+    assert 'nox -s history -- --list --json --shards "$SHARDS" "$RANGE"' in plan["run"]
+    assert plan["env"]["RANGE"] == "${{ inputs.range }}" and plan["env"]["SHARDS"] == "${{ inputs.shards }}"
+    assert jobs["shard"]["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.plan.outputs.shards) }}"}
+    assert 'nox -s history -- "$SHARD_RANGE"' in _runs(jobs["shard"])
+    assert jobs["history"]["permissions"] == {"contents": "write"}
+    assert _runs(jobs["history"])[-1] == ".ci/results-branch push shards"
+    assert all("permissions" not in j for name, j in jobs.items() if name != "history")
+    # The same asv machine name as publish's CPU jobs, or the backfilled history would not line up.
+    machine = load("publish.yml")["env"]["GDOPT_MACHINE"]
+    assert {s["env"]["GDOPT_MACHINE"] for j in jobs.values() for s in j["steps"]
+            if "GDOPT_MACHINE" in s.get("env", {})} == {machine}

@@ -11,17 +11,28 @@ True
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import TypedDict
 
 import psutil
 
 from .nvml import nvml_status
 
-__all__ = ["FINGERPRINT_KEYS", "TENSORFLOW_DISTRIBUTIONS", "Fingerprint", "machine_fingerprint"]
+__all__ = [
+    "FINGERPRINT_KEYS",
+    "MEASURED_KEYS",
+    "TENSORFLOW_DISTRIBUTIONS",
+    "Fingerprint",
+    "asv_env_pythons",
+    "machine_fingerprint",
+    "measured_fingerprint",
+]
 
 # Names TensorFlow is published under; the first one installed wins.
 TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tf-nightly", "tf-nightly-cpu")
@@ -106,3 +117,69 @@ def machine_fingerprint() -> Fingerprint:
         cuda_driver_version=gpu.cuda_driver_version,
         gpu_unavailable_reason=gpu.reason,
     )
+
+
+# What measured_fingerprint returns, in this order.
+MEASURED_KEYS = ("python_version", "tensorflow_version", "tensorflow_distribution", "numpy_version")
+# Runs in the measured interpreter: package metadata only, so neither TensorFlow nor NumPy is imported.
+_MEASURE = """
+import json, platform, sys
+from importlib import metadata
+def version(name):
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+dist = next((n for n in sys.argv[1:] if version(n) is not None), None)
+print(json.dumps({"python_version": platform.python_version(), "tensorflow_version": dist and version(dist),
+                  "tensorflow_distribution": dist, "numpy_version": version("numpy")}))
+"""
+
+
+def measured_fingerprint(python: str | Path, timeout_s: float = 60.0) -> dict[str, str]:
+    """The measured environment, read by running ``python`` (an asv environment's interpreter).
+
+    Keys :data:`MEASURED_KEYS`: its Python version, TensorFlow's version and distribution name
+    (``tensorflow`` vs ``tensorflow-cpu`` …, from package metadata, TensorFlow not imported) and
+    NumPy's version; a package that is not installed reads ``"not installed"``. ValueError names
+    an interpreter that is missing or fails.
+    """
+    exe = Path(python)
+    if not exe.is_file() or not os.access(exe, os.X_OK):
+        raise ValueError(f"measured_fingerprint: {exe} is not an executable file")
+    try:
+        proc = subprocess.run([str(exe), "-I", "-c", _MEASURE, *TENSORFLOW_DISTRIBUTIONS], capture_output=True,
+                              text=True, timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ValueError(f"measured_fingerprint: could not run {exe}: {exc}") from None
+    if proc.returncode:
+        raise ValueError(f"measured_fingerprint: {exe} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {key: str(data[key]) if data[key] is not None else "not installed" for key in MEASURED_KEYS}
+
+
+def asv_env_pythons(env_dir: str | Path) -> dict[str, Path]:
+    """asv environment name -> its interpreter, for every environment under ``env_dir`` (asv's env_dir).
+
+    asv keeps each environment in ``env_dir/<hash>/`` with ``asv-env-info.json`` (tool, Python,
+    requirements), from which asv's own ``get_env_name`` gives the name that results files carry
+    (``virtualenv-py3.11-…``); a folder without it is named by the folder.
+    """
+    root = Path(env_dir)
+    if not root.is_dir():
+        raise ValueError(f"asv_env_pythons: {root} is not a directory (asv's env_dir)")
+    found = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        exe = next((c for c in (folder / "bin" / "python", folder / "Scripts" / "python.exe") if c.is_file()), None)
+        if exe is None:
+            continue
+        name = folder.name
+        try:
+            from asv.environment import get_env_name
+
+            info = json.loads((folder / "asv-env-info.json").read_text(encoding="utf-8"))
+            name = get_env_name(info["tool_name"], info["python"], info["requirements"], {})
+        except (ImportError, OSError, ValueError, KeyError, TypeError):
+            pass
+        found[name] = exe
+    return found
