@@ -61,7 +61,8 @@ def duet_cores() -> tuple[int, int] | None:
 
 
 def _popen(run: SideRun, log: Path, core: int | None, extra: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "asv", *run.args]
+    # asv through perfharness.asv_child: atomic results files, and it dies with the gate, children and all
+    cmd = [sys.executable, "-m", "perfharness.asv_child", *run.args]
     env = {**run.env, **extra}
     fh = log.open("ab")
     fh.write(f"$ [{run.side}{'' if core is None else f' on core {core}'}] {' '.join(cmd)}\n".encode())
@@ -85,8 +86,8 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _wait(procs: Sequence[tuple[str, subprocess.Popen[bytes]]], timeout_s: float) -> dict[str, int]:
-    """Each side's exit code; a side that fails (neither 0 nor asv's 2) takes its partner down with it,
-    since an unpaired side would only wait at the barrier."""
+    """Each side's exit code; a side that fails takes its partner down with it, since an unpaired side
+    would only wait at the barrier."""
     deadline = time.monotonic() + timeout_s
     codes: dict[str, int] = {}
     try:
@@ -94,7 +95,7 @@ def _wait(procs: Sequence[tuple[str, subprocess.Popen[bytes]]], timeout_s: float
             for side, proc in procs:
                 if side not in codes and proc.poll() is not None:
                     codes[side] = proc.returncode
-                    if proc.returncode not in (0, 2):
+                    if proc.returncode != 0:
                         for other, partner in procs:
                             if other not in codes:
                                 _kill(partner)

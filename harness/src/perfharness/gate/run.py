@@ -30,11 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+from perfharness.asv_child import NO_MATCH_EXIT
 from perfharness.gate.asv_results import ResultsError, load_pairs
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind
 from perfharness.gate.decide import EXIT_ERROR, Decision, GateOutcome, Verdict, decide, evaluate
 from perfharness.gate.duet import MODES, Mode, SideRun, run_round
 from perfharness.gate.report import render_terminal, write_report
+from perfharness.lock import LockBusy, checkout_lock
 from perfharness.project import Project, load_project
 from perfharness.runner import asv_config
 
@@ -78,12 +80,12 @@ def dirty_paths(repo: Path, watched: Sequence[str] | None = None) -> list[str]:
     return [line[3:] for line in proc.stdout.splitlines() if line.strip()]
 
 
-def asv_environ(work: Path, environ: Mapping[str, str] | None = None, project_env: Mapping[str, str] = ()
-                ) -> dict[str, str]:
+def asv_environ(work: Path, environ: Mapping[str, str] | None = None,
+                project_env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a side's asv runs: ``environ`` (default: this process's) plus the project's
     ``[tool.perfharness] env``, with XLA's persistent compilation cache in ``work`` added to any
     ``TF_XLA_FLAGS`` already set."""
-    env = {**dict(project_env), **dict(os.environ if environ is None else environ)}
+    env = {**dict(project_env or {}), **dict(os.environ if environ is None else environ)}
     flag = f"--tf_xla_persistent_cache_directory={work / XLA_CACHE}"
     env["TF_XLA_FLAGS"] = f"{env['TF_XLA_FLAGS']} {flag}" if env.get("TF_XLA_FLAGS") else flag
     return env
@@ -239,12 +241,14 @@ def run_gate(
     env_dir: Path | None = None,
     record: Path | None = None,
     echo: bool = True,
+    wait: bool = False,
 ) -> GateOutcome:
     """Measure ``base_rev`` and ``head_rev`` in rounds of pairs until decided (see the module docstring).
 
     ``rounds`` fixes the number of rounds and measures every metric in each (for calibration: ``record``
     then holds every round's pairs); otherwise the gate stops as the looks decide. Raises GateError if it
-    cannot measure, ValueError for bad arguments.
+    cannot measure (another measuring run holding the checkout's lock among them: ``wait`` waits for it),
+    ValueError for bad arguments.
     """
     config = config or PR_GATE
     if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not budget_s > 0:
@@ -269,6 +273,19 @@ def run_gate(
             "uncommitted changes would not be measured (asv measures commits) but would change the suite: "
             + ", ".join(dirty) + "; commit or stash them"
         )
+    try:
+        with checkout_lock(repo, "gate", wait=wait):
+            return _measure(repo, base_rev, head_rev, commits, project, bench=bench, budget_s=budget_s, mode=mode,
+                            rounds=rounds, report=report, config=config, work=work, env_dir=env_dir, record=record,
+                            echo=echo)
+    except LockBusy as exc:
+        raise GateError(str(exc)) from None
+
+
+def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str], project: Project, *,
+             bench: str | None, budget_s: float, mode: Mode, rounds: int | None, report: Path | None,
+             config: GateConfig, work: Path | None, env_dir: Path | None, record: Path | None,
+             echo: bool) -> GateOutcome:
     work = (work or repo / ".asv" / "gate" / time.strftime("%Y%m%d-%H%M%S")).resolve()
     if work.exists():
         shutil.rmtree(work)
@@ -313,10 +330,10 @@ def run_gate(
         if k:  # the first round also builds and installs both commits: no guide to the rest
             longest = max(longest, result.seconds)
         for side, code in result.codes.items():
-            if code not in (0, 2):  # asv exits 2 when a benchmark failed: named below
-                if not names and "No benchmarks selected" in log.read_text(errors="replace"):
-                    raise GateError(f"no gate benchmark matches --bench {bench!r}" if bench else
-                                    f"no benchmark matches the gate's selection {selection!r}")
+            if code == NO_MATCH_EXIT:
+                raise GateError(f"no gate benchmark matches --bench {bench!r}" if bench else
+                                f"no benchmark matches the gate's selection {selection!r}")
+            if code not in (0, 1):  # 1: a benchmark failed (named below), or asv itself did
                 raise GateError(f"asv run of {side} {commits[side][:8]} exited {code}; see {log}")
         try:
             loaded = load_pairs([runs[0].results], MACHINE, commits["base"], commits["head"], env=None,
@@ -332,6 +349,9 @@ def run_gate(
         failed = [p.name for p in loaded.pairs if p.base.problem or p.head.problem]
         if failed:  # fail fast: one crashed or timed-out benchmark already means exit 2
             raise GateError(f"benchmark failed or timed out: {', '.join(failed)}; see {log}")
+        if any(result.codes.values()):
+            side = next(s for s, c in result.codes.items() if c)
+            raise GateError(f"asv run of {side} {commits[side][:8]} failed (exit {result.codes[side]}); see {log}")
         names = names or sorted(selected)
         current = [p for p in loaded.pairs if p.name in (todo or selected)]
         ledger.add(current)
@@ -355,10 +375,27 @@ def run_gate(
         from perfharness.probes.fingerprint import machine_fingerprint
 
         fingerprint = dict(machine_fingerprint())
+        fingerprint.update(_measured(env_root))
         fingerprint["rounds"] = len(recorded)
         fingerprint["mode"] = mode
         write_report(outcome, report, fingerprint)
     return outcome
+
+
+def _measured(env_root: Path) -> dict[str, str]:
+    """The measured environments' Python, TensorFlow and NumPy (not this process's), per side."""
+    from perfharness.probes.fingerprint import asv_env_pythons, measured_fingerprint
+
+    out: dict[str, str] = {}
+    for side, slot in (("base", "a"), ("head", "b")):
+        for env_name, python in sorted(asv_env_pythons(env_root / slot).items()):
+            try:
+                found = measured_fingerprint(python)
+            except ValueError as exc:
+                found = {"error": str(exc)}
+            out.update({f"{side} {key}": value for key, value in found.items()})
+            out[f"{side} environment"] = env_name
+    return out
 
 
 def _excluded(name: str, excludes: Sequence[str]) -> bool:
@@ -402,6 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repo", default=".", help="the git repository (default: .)")
     parser.add_argument("--work", default=None, help="where the runs' results go (default .asv/gate/<time>)")
     parser.add_argument("--env-dir", default=None, help="the sides' asv environments (default .asv/gate-env)")
+    parser.add_argument("--wait", action="store_true", help="wait for another measuring run in this checkout")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -412,6 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             Path(args.repo), args.base, args.head, bench=args.bench, budget_s=args.budget, mode=args.mode,
             rounds=args.rounds, report=Path(args.report), work=Path(args.work) if args.work else None,
             env_dir=Path(args.env_dir) if args.env_dir else None, record=Path(args.record) if args.record else None,
+            wait=args.wait,
         )
     except (GateError, ValueError) as exc:
         message = f"ERROR: could not measure: {exc}"
