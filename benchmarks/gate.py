@@ -9,7 +9,6 @@ the full suites so it is also part of every ``asv run`` and of the published his
 from __future__ import annotations
 
 from perfharness.barrier import wait_for_partner
-from perfharness.probes.host import PeakRSSSampler
 
 import gdopt
 
@@ -56,17 +55,17 @@ class Gate(_GateCase):
 
 
 class GateMemory(_GateCase):
-    """Training memory, in processes whose allocator is set up for measuring it (see common.memory_setup)."""
+    """Training memory: the exact heap high-water mark of one training call (memray: every allocation,
+    native ones included, whatever the allocator does with pages), the same in every process."""
 
     rounds = 1
+    version = "2"  # was the RSS peak above the start, bimodal across processes for SGD and mini-batch
 
-    def setup(self, name: str) -> None:
-        common.memory_setup()
-        super().setup(name)
+    def track_train_heap_peak_mb(self, name: str) -> float:
+        from perfharness.probes.heap import HeapPeak
 
-    def track_train_peak_rss_mb(self, name: str) -> float:
-        with PeakRSSSampler(interval_s=common.RSS_INTERVAL_S) as sampler:
+        with HeapPeak(native_traces=False) as heap:  # no stacks needed: the peak alone, at less cost
             self._run()
-        return sampler.reading.peak_rss_mb
+        return heap.peak_mib
 
-    track_train_peak_rss_mb.unit = "MB"
+    track_train_heap_peak_mb.unit = "MiB"

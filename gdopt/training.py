@@ -139,6 +139,18 @@ def _run(p: _Plan, params: tuple[tf.Tensor, ...], state: State, x: tf.Tensor, y:
     return params, starts, final
 
 
+def owned_tensor(array: np.ndarray) -> tf.Tensor:
+    """``array`` as a tensor in TensorFlow's own memory, with no NumPy copy of it left alive.
+
+    ``tf.constant`` copies a NumPy array, and TensorFlow keeps that copy as the tensor's buffer when its
+    address happens to be 64-byte aligned (else it copies once more and frees it): whether a copy of the
+    data stayed alive through training was a per-process coin flip of the heap's layout, so the training's
+    memory peak jumped between processes. ``DeepCopy`` always makes a TensorFlow-owned buffer, and the
+    constant (with its copy) is freed at once. Values are unchanged, bit for bit.
+    """
+    return tf.raw_ops.DeepCopy(x=tf.constant(array))
+
+
 def train(
     model: keras.Model,
     data: Dataset,
@@ -171,8 +183,7 @@ def train(
     p = plan(model, data, optimizer, epochs, seed, device, strategy)
     scope = contextlib.nullcontext() if strategy is None else strategy.scope()
     with scope, device_scope(p.tf_device):
-        x = tf.constant(data.x)
-        y = tf.constant(data.y)
+        x, y = owned_tensor(data.x), owned_tensor(data.y)
         params = tuple(tf.identity(v.value) for v in p.variables)
         state = optimizer.init(params)
         key = (tuple(tuple(v.shape) for v in p.variables), data.x.shape, p.activations, p.batch_size,

@@ -53,7 +53,7 @@ def test_quick_run_gives_every_benchmark_a_value(tmp_path):
         "training.Train.time_train", "training.Train.track_final_loss", "training.TrainMemory.track_train_peak_rss_mb",
         "training.TimeToTarget.track_time_to_target_s", "training.LossCurve.track_loss", "scaling.Scaling.time_epoch",
         "scaling.ScalingExponent.track_exponent", "gpu.GpuResources.track_energy_j", "gate.Gate.time_train",
-        "gate.GateMemory.track_train_peak_rss_mb",
+        "gate.GateMemory.track_train_heap_peak_mb",
     } <= expected
     for name, row in data["results"].items():
         entry = dict(zip(columns, row, strict=False))

@@ -66,8 +66,8 @@ def test_cli_exit_2_and_report_on_unknown_commit(repo, tmp_path, monkeypatch):
     (None, True, "gate.Gate.track_final_loss('gd')", True),
     (None, False, "gate.Gate.track_final_loss('gd')", False),
     (None, False, "gate.Gate.time_train('sgd')", True),
-    (None, False, "gate.GateMemory.track_train_peak_rss_mb('gd')", True),
-    (None, True, "gate.GateMemory.track_train_peak_rss_mb('gd')", True),
+    (None, False, "gate.GateMemory.track_train_heap_peak_mb('gd')", True),
+    (None, True, "gate.GateMemory.track_train_heap_peak_mb('gd')", True),
     (r"time_train\('gd'\)|track_final_loss\('gd'\)", False, "gate.Gate.time_train('gd')", True),
     (r"time_train\('gd'\)|track_final_loss\('gd'\)", False, "gate.Gate.track_final_loss('gd')", False),
     (r"time_train\('gd'\)|track_final_loss\('gd'\)", True, "gate.Gate.track_final_loss('gd')", True),
@@ -82,8 +82,8 @@ def test_round_selection(bench, with_loss, name, selected):
 
 
 @pytest.mark.parametrize(("name", "selected"), [
-    ("gate.GateMemory.track_train_peak_rss_mb('gd')", False),
-    ("gate.GateMemory.track_train_peak_rss_mb", False),
+    ("gate.GateMemory.track_train_heap_peak_mb('gd')", False),
+    ("gate.GateMemory.track_train_heap_peak_mb", False),
     ("gate.Gate.peakmem_train('gd')", False),
     ("gate.Gate.mem_model", False),
     ("gate.Gate.time_train('sgd')", True),

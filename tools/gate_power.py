@@ -81,13 +81,13 @@ def _patch(repo: Path, case: str, ballast_mb: dict[str, float]) -> None:
 
 
 def _calibrate(repo: Path, env_dir: Path) -> dict[str, float]:
-    """Median training peak RSS (MB) per optimizer on HEAD, 3 fresh processes each, in asv's env."""
+    """Median training heap peak (MiB) per optimizer on HEAD, 3 fresh processes each, in asv's env."""
     pythons = sorted(env_dir.glob("a/*/bin/python"))  # the base side's environment
     if not pythons:
         raise SystemExit(f"gate_power: no asv environment under {env_dir}; run `nox -s gate -- HEAD HEAD` once")
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); from benchmarks.gate import GateMemory; g = GateMemory(); "
-        "g.setup(sys.argv[2]); print(g.track_train_peak_rss_mb(sys.argv[2]))"
+        "g.setup(sys.argv[2]); print(g.track_train_heap_peak_mb(sys.argv[2]))"
     )
     out = {}
     for name in ("gd", "minibatch", "sgd"):
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows[case]["asv_s"].append(asecs)
                 print(f"trial {trial + 1}: {case}: asv continuous exit {acode}, flagged={flagged}, {asecs:.0f} s",
                       flush=True)
-    print(f"\nballast calibration (MB, HEAD's training peak): {ballast}")
+    print(f"\nballast calibration (MiB, HEAD's training heap peak): {ballast}")
     print(f"{'case':<28}{'gate flagged':>14}{'exit codes':>16}{'s/run':>8}{'asv cont. flagged':>20}{'s/run':>8}")
     for case in cases:
         r = rows[case]

@@ -39,7 +39,7 @@ from benchmarks import common
 
 WORKLOADS = {
     "suite": (common.N_SAMPLES, common.EPOCHS),  # benchmarks/training.py: Train.track_train_peak_rss_mb
-    "gate": (common.GATE_N_SAMPLES, common.GATE_EPOCHS),  # benchmarks/gate.py: Gate.track_train_peak_rss_mb
+    "gate": (common.GATE_N_SAMPLES, common.GATE_EPOCHS),  # the gate suite's workload (benchmarks/gate.py)
 }
 
 
