@@ -16,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_LINE = "        seconds = time.perf_counter() - start\n"
+SLOWER = "        time.sleep(0.25 * (time.perf_counter() - start))\n"
 BENCH = r"time_train\('gd'\)|track_final_loss\('gd'\)"  # one optimizer keeps each round short
 
 pytestmark = pytest.mark.slow
@@ -52,7 +53,7 @@ def clone(tmp_path_factory):
         "noop": _commit(repo, "noop: a comment", lambda r: _replace(
             r / "gdopt/training.py", STOP_LINE, STOP_LINE + "        # no-op\n")),
         "slow": _commit(repo, "slow: train 25 % slower", lambda r: _replace(
-            r / "gdopt/training.py", STOP_LINE, "        time.sleep(0.25 * (time.perf_counter() - start))\n" + STOP_LINE)),
+            r / "gdopt/training.py", STOP_LINE, SLOWER + STOP_LINE)),
         "broken": _commit(repo, "broken: train raises", lambda r: _replace(
             r / "gdopt/training.py", STOP_LINE, '        raise RuntimeError("broken on purpose")\n' + STOP_LINE)),
     }

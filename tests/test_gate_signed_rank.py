@@ -7,11 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
-
 from perfharness.gate import signed_rank
 from perfharness.gate.config import PR_GATE, GateConfig
 from perfharness.gate.decide import Verdict, decide
+from scipy import stats
 
 TIME = "gate.Gate.time_train(gd)"
 

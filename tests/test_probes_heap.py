@@ -6,7 +6,6 @@ import multiprocessing
 import os
 
 import pytest
-
 from perfharness.probes.heap import HeapPeak, HeapProbeError
 
 np = pytest.importorskip("numpy")
@@ -87,16 +86,14 @@ def test_reading_before_exit_raises() -> None:
     heap = HeapPeak()
     with pytest.raises(RuntimeError, match="after the with-block"):
         heap.peak_mib  # noqa: B018
-    with heap:
-        with pytest.raises(RuntimeError, match="after the with-block"):
-            heap.peak_bytes  # noqa: B018
+    with heap, pytest.raises(RuntimeError, match="after the with-block"):
+        heap.peak_bytes  # noqa: B018
 
 
 def test_nested_tracking_is_a_clear_error_and_outer_still_works(tmp_path) -> None:
     with HeapPeak() as outer:
-        with pytest.raises(HeapProbeError, match="only one memray"):
-            with HeapPeak(directory=tmp_path):
-                pass
+        with pytest.raises(HeapProbeError, match="only one memray"), HeapPeak(directory=tmp_path):
+            pass
         _allocate_8_mib()
     assert outer.peak_bytes >= 8 * MIB
     assert list(tmp_path.iterdir()) == []
@@ -106,15 +103,13 @@ def test_used_once() -> None:
     heap = HeapPeak()
     with heap:
         pass
-    with pytest.raises(RuntimeError, match="only once"):
-        with heap:
-            pass
+    with pytest.raises(RuntimeError, match="only once"), heap:
+        pass
 
 
 def test_exception_in_block_propagates_and_cleans_up(tmp_path) -> None:
-    with pytest.raises(KeyError):
-        with HeapPeak(directory=tmp_path):
-            raise KeyError("boom")
+    with pytest.raises(KeyError), HeapPeak(directory=tmp_path):
+        raise KeyError("boom")
     assert list(tmp_path.iterdir()) == []
     with HeapPeak() as heap:  # tracking was stopped: a new one can start
         pass
@@ -132,9 +127,8 @@ def test_missing_memray_is_a_clear_error(monkeypatch) -> None:
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_memray)
-    with pytest.raises(HeapProbeError, match="needs memray"):
-        with HeapPeak():
-            pass
+    with pytest.raises(HeapProbeError, match="needs memray"), HeapPeak():
+        pass
 
 
 def _child(queue) -> None:

@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 from types import TracebackType
+from typing import Any
 
 __all__ = ["HeapPeak", "HeapProbeError", "memray_available"]
 
@@ -69,7 +70,7 @@ class HeapPeak:
         self.python_allocators = python_allocators
         self.directory = None if directory is None else os.fspath(directory)
         self.top_n = top
-        self._tracker = None
+        self._tracker: Any = None
         self._tmpdir: str | None = None
         self._peak: int | None = None
         self._top: list[tuple[int, str]] = []
