@@ -79,7 +79,9 @@ def test_unknown_commit_exits_2(clone):
 
 def test_noop_change_passes(clone):
     repo, commits = clone
-    proc = _nox_gate(repo, "base", commits["noop"], "--bench", BENCH, "--budget", "600")
+    # A 5 % band: whether the default 1 % band decides an A/A run within the budget depends on the hour's
+    # noise (docs/MEASUREMENTS.md); this test checks that a decided "unchanged" passes, through nox.
+    proc = _nox_gate(repo, "base", commits["noop"], "--bench", BENCH, "--budget", "600", "--set", "time_threshold=0.05")
     report = (repo / "gate-report.md").read_text()
     assert proc.returncode == 0, proc.stdout + proc.stderr + report
     assert "PASS" in report and "gate.Gate.time_train(gd)" in report

@@ -17,14 +17,13 @@ Exit status: 0 pass, 1 regression or numerics changed, 2 could not measure (also
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import traceback
 from collections.abc import Sequence
 
 from perfharness.gate.asv_results import load_machine_info
-from perfharness.gate.config import GateConfig
+from perfharness.gate.config import parse_config
 from perfharness.gate.decide import EXIT_ERROR, evaluate_results
 from perfharness.gate.report import render_terminal, write_report
 
@@ -65,26 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a GateConfig field, e.g. time_threshold=0.1",
     )
     return parser
-
-
-def parse_config(overrides: Sequence[str]) -> GateConfig:
-    """``GateConfig`` with ``KEY=VALUE`` overrides, each converted to the field's type."""
-    defaults = GateConfig()
-    kinds = {f.name: type(getattr(defaults, f.name)) for f in dataclasses.fields(GateConfig)}
-    values: dict[str, object] = {}
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or key not in kinds:
-            raise ValueError(f"--set expects KEY=VALUE with KEY one of {sorted(kinds)}, got {item!r}")
-        try:
-            if kinds[key] is tuple:  # e.g. paired_kinds=time,memory (empty: none)
-                values[key] = tuple(part.strip() for part in raw.split(",") if part.strip())
-            else:
-                values[key] = kinds[key](raw.strip())
-        except ValueError as exc:
-            raise ValueError(f"--set {key}: {exc}") from exc
-    return GateConfig(**values)  # type: ignore[arg-type]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal
 
 from perfharness.gate.signed_rank import min_pairs
@@ -34,6 +35,7 @@ __all__ = [
     "check_kind",
     "metric_kind",
     "metric_unit",
+    "parse_config",
 ]
 
 MetricKind = Literal["time", "memory", "loss"]
@@ -184,6 +186,27 @@ class GateConfig:
     def get_config(self) -> dict[str, object]:
         """Plain dict of the thresholds, for the report; ``GateConfig(**cfg.get_config()) == cfg``."""
         return asdict(self)
+
+
+def parse_config(overrides: Sequence[str], base: GateConfig | None = None) -> GateConfig:
+    """``base`` (default ``GateConfig()``) with ``KEY=VALUE`` overrides, each converted to the field's type."""
+    defaults = base if base is not None else GateConfig()
+    kinds = {f.name: type(getattr(defaults, f.name)) for f in fields(GateConfig)}
+    values: dict[str, object] = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or key not in kinds:
+            raise ValueError(f"--set expects KEY=VALUE with KEY one of {sorted(kinds)}, got {item!r}")
+        try:
+            if kinds[key] is tuple:  # e.g. paired_kinds=time,memory or looks=8,12 (empty: none)
+                parts = [part.strip() for part in raw.split(",") if part.strip()]
+                values[key] = tuple(int(x) for x in parts) if key == "looks" else tuple(parts)
+            else:
+                values[key] = kinds[key](raw.strip())
+        except ValueError as exc:
+            raise ValueError(f"--set {key}: {exc}") from exc
+    return replace(defaults, **values)  # type: ignore[arg-type]
 
 
 #: What ``nox -s gate`` uses. Its inputs are concurrent pairs (base and head in the same round, at the same

@@ -32,7 +32,7 @@ import numpy as np
 
 from perfharness.asv_child import NO_MATCH_EXIT
 from perfharness.gate.asv_results import ResultsError, load_pairs
-from perfharness.gate.config import PR_GATE, GateConfig, metric_kind
+from perfharness.gate.config import PR_GATE, GateConfig, metric_kind, parse_config
 from perfharness.gate.decide import EXIT_ERROR, Decision, GateOutcome, Verdict, decide, evaluate
 from perfharness.gate.duet import MODES, Mode, SideRun, run_round
 from perfharness.gate.report import render_terminal, write_report
@@ -342,7 +342,8 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
             nothing = f"no gate benchmark matches --bench {bench!r}" if bench else "asv recorded no gate benchmark"
             raise GateError(f"{nothing} ({exc}); see {log}") from None
         # asv lists every combination of a benchmark it ran; the excluded ones come back n/a: not the gate's
-        selected = [p.name for p in loaded.pairs if not _excluded(p.name, project.gate_excludes)]
+        selected = [p.name for p in loaded.pairs if not _excluded(p.name, project.gate_excludes)
+                    and any(re.search(selection, form) for form in _asv_forms(p.name))]
         if not selected:
             raise GateError(f"no gate benchmark matches --bench {bench!r}" if bench else
                             f"asv recorded no gate benchmark; see {log}")
@@ -398,6 +399,15 @@ def _measured(env_root: Path) -> dict[str, str]:
     return out
 
 
+def _asv_forms(name: str) -> list[str]:
+    """The gate's ``mod.Cls.meth(a, b)`` as asv may print it for ``--bench``: strings quoted, or bare."""
+    base, _, params = name.partition("(")
+    if not params:
+        return [name]
+    values = [v.strip() for v in params.rstrip(")").split(",")]
+    return [f"{base}({', '.join(repr(v) for v in values)})", name]
+
+
 def _excluded(name: str, excludes: Sequence[str]) -> bool:
     """Whether a combination carries a parameter value that ``[tool.perfharness.gate] exclude`` names."""
     _, _, params = name.partition("(")
@@ -440,17 +450,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", default=None, help="where the runs' results go (default .asv/gate/<time>)")
     parser.add_argument("--env-dir", default=None, help="the sides' asv environments (default .asv/gate-env)")
     parser.add_argument("--wait", action="store_true", help="wait for another measuring run in this checkout")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a GateConfig field of the gate's rule, e.g. --set time_threshold=0.02")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_ERROR if exc.code else 0
     signal.signal(signal.SIGTERM, _terminate)  # a CI cancel: stop the sides' asv runs, keep the record
     try:
+        config = parse_config(args.overrides, PR_GATE)
         outcome = run_gate(
             Path(args.repo), args.base, args.head, bench=args.bench, budget_s=args.budget, mode=args.mode,
             rounds=args.rounds, report=Path(args.report), work=Path(args.work) if args.work else None,
             env_dir=Path(args.env_dir) if args.env_dir else None, record=Path(args.record) if args.record else None,
-            wait=args.wait,
+            wait=args.wait, config=config,
         )
     except (GateError, ValueError) as exc:
         message = f"ERROR: could not measure: {exc}"
