@@ -16,12 +16,11 @@ from perfharness.gate.decide import (
     EXIT_FAIL,
     EXIT_PASS,
     EXIT_UNDECIDED,
-    GateOutcome,
     Verdict,
     classify,
     decide,
-    evaluate,
 )
+from perfharness.gate.outcome import GateOutcome, evaluate
 
 TIME = "training.Train.time_train(gdopt, sgd, cpu)"
 MEMORY = "training.Train.peakmem_train(gdopt, sgd, cpu)"
@@ -458,7 +457,7 @@ def test_evaluate_passes_matched_through():
 
 
 def test_matched_results_need_matched_runs(tmp_path):
-    from perfharness.gate.decide import evaluate_results
+    from perfharness.gate.outcome import evaluate_results
 
     with pytest.raises(ValueError, match="matched=True needs per_run=True and head_results_dirs"):
         evaluate_results(tmp_path, "gate", "abcd", "abcd", matched=True, per_run=True)

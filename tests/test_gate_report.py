@@ -15,7 +15,8 @@ import pytest
 from perfharness.gate.__main__ import main, parse_config
 from perfharness.gate.asv_results import ResultsError, load_machine_info, load_pairs
 from perfharness.gate.config import GateConfig
-from perfharness.gate.decide import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, Verdict, evaluate, evaluate_results
+from perfharness.gate.decide import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, Verdict
+from perfharness.gate.outcome import evaluate, evaluate_results
 from perfharness.gate.report import format_quantity, render_markdown, render_terminal, write_report
 
 asv_results = pytest.importorskip("asv.results")

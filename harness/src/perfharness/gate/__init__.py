@@ -18,20 +18,20 @@ from perfharness.gate.decide import (
     EXIT_ERROR,
     EXIT_FAIL,
     EXIT_PASS,
+    EXIT_UNDECIDED,
     Decision,
-    GateOutcome,
     Verdict,
     classify,
     decide,
-    evaluate,
-    evaluate_results,
 )
+from perfharness.gate.outcome import GateOutcome, evaluate, evaluate_results
 from perfharness.gate.report import render_markdown, render_terminal, write_report
 
 __all__ = [
     "EXIT_ERROR",
     "EXIT_FAIL",
     "EXIT_PASS",
+    "EXIT_UNDECIDED",
     "METRIC_RULES",
     "BenchmarkPair",
     "Decision",

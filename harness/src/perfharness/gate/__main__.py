@@ -24,7 +24,8 @@ from collections.abc import Sequence
 
 from perfharness.gate.asv_results import load_machine_info
 from perfharness.gate.config import parse_config
-from perfharness.gate.decide import EXIT_ERROR, evaluate_results
+from perfharness.gate.decide import EXIT_ERROR
+from perfharness.gate.outcome import evaluate_results
 from perfharness.gate.report import render_terminal, write_report
 
 __all__ = ["build_parser", "main", "parse_config"]

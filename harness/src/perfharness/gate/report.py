@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from perfharness.gate.config import metric_unit
-from perfharness.gate.decide import Decision, GateOutcome, Verdict
+from perfharness.gate.decide import Decision, Verdict
+from perfharness.gate.outcome import GateOutcome
 
 __all__ = ["format_quantity", "render_markdown", "render_terminal", "write_report"]
 

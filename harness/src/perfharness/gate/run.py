@@ -33,8 +33,9 @@ import numpy as np
 from perfharness.asv_child import NO_MATCH_EXIT
 from perfharness.gate.asv_results import ResultsError, load_pairs
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind, parse_config
-from perfharness.gate.decide import EXIT_ERROR, Decision, GateOutcome, Verdict, decide, evaluate
+from perfharness.gate.decide import EXIT_ERROR, Decision, Verdict, decide
 from perfharness.gate.duet import MODES, Mode, SideRun, run_round
+from perfharness.gate.outcome import GateOutcome, evaluate
 from perfharness.gate.report import render_terminal, write_report
 from perfharness.lock import LockBusy, checkout_lock
 from perfharness.project import Project, load_project
