@@ -39,6 +39,7 @@ from perfharness.gate.outcome import GateOutcome, evaluate
 from perfharness.gate.report import render_terminal, write_report
 from perfharness.lock import LockBusy, checkout_lock
 from perfharness.project import Project, load_project
+from perfharness.results import scan_run
 from perfharness.runner import asv_config
 
 __all__ = ["DEFAULT_BUDGET_S", "GateError", "asv_environ", "main", "round_selection", "run_gate"]
@@ -330,10 +331,17 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
         result = run_round(runs, mode, k, work, log, ASV_TIMEOUT_S)
         if k:  # the first round also builds and installs both commits: no guide to the rest
             longest = max(longest, result.seconds)
+        if NO_MATCH_EXIT in result.codes.values():
+            raise GateError(f"no gate benchmark matches --bench {bench!r}" if bench else
+                            f"no benchmark matches the gate's selection {selection!r}")
+        for side, code in result.codes.items():  # a side that failed: name what failed in it, if asv said
+            if code:
+                run = next(r for r in runs if r.side == side)
+                _, failed = scan_run(run.results, MACHINE, selection)
+                if failed:
+                    raise GateError(f"{side} {commits[side][:8]}: benchmark failed or timed out: "
+                                    f"{', '.join(failed)}; see {log}")
         for side, code in result.codes.items():
-            if code == NO_MATCH_EXIT:
-                raise GateError(f"no gate benchmark matches --bench {bench!r}" if bench else
-                                f"no benchmark matches the gate's selection {selection!r}")
             if code not in (0, 1):  # 1: a benchmark failed (named below), or asv itself did
                 raise GateError(f"asv run of {side} {commits[side][:8]} exited {code}; see {log}")
         try:
