@@ -50,7 +50,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def speed(session: nox.Session) -> None:
-    """gdopt vs Keras fit vs NumPy, interleaved in one process (the README's speed table)."""
+    """gdopt vs Keras fit vs NumPy, interleaved in one process (figures: docs/MEASUREMENTS.md)."""
     session.install("-e", ".")
     session.run("python", "-m", "tools.speed", *session.posargs, env=ENV)
 
