@@ -193,3 +193,26 @@ def test_asv_environ_makes_tensorflow_cache_the_compiled_loop(tmp_path):
 ])
 def test_excluded_parameter_values_are_not_the_gates(name, excluded) -> None:
     assert run._excluded(name, ["momentum"]) is excluded
+
+
+def test_budget_between_looks_reports_the_last_looks_interval() -> None:
+    """Stopped after round 10 (last look at 8, undecided): the report keeps that look's interval and resolution."""
+    import math
+
+    import numpy as np
+    from perfharness.gate.asv_results import BenchmarkPair, Side
+    from perfharness.gate.config import PR_GATE
+    from perfharness.gate.decide import Verdict
+
+    ledger = run._Ledger(PR_GATE)
+    rng = np.random.default_rng(0)
+    name = "gate.Gate.time_train(gd)"
+    for k in range(10):
+        base, head = (tuple(0.06 * (1 + 0.05 * rng.standard_normal(15))) for _ in range(2))
+        ledger.add([BenchmarkPair(name, Side(values=base), Side(values=head))])
+        if k + 1 in PR_GATE.looks:
+            ledger.look([name], final=False)
+    decision = ledger.outcome([name], "a", "b", "the budget ran out").decisions[0]
+    assert decision.verdict is Verdict.UNDECIDED
+    assert math.isfinite(decision.resolution) and decision.resolution > PR_GATE.time_threshold
+    assert decision.reason.startswith("the budget ran out: at the last look, ratio")

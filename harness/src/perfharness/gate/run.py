@@ -156,6 +156,7 @@ class _Ledger:
         self.pairs: dict[str, list[tuple[float, float, float]]] = {}
         self.decided: dict[str, Decision] = {}
         self.problems: dict[str, Decision] = {}
+        self.last_look: dict[str, Decision] = {}
 
     def add(self, round_pairs: Sequence) -> None:
         for pair in round_pairs:
@@ -187,6 +188,8 @@ class _Ledger:
                                    base_spread=_half_iqr(base), head_spread=_half_iqr(head))
             if decision.verdict is not Verdict.UNDECIDED or final:
                 self.decided[n] = decision
+            else:  # shown if the budget runs out before the next look
+                self.last_look[n] = decision
 
     def outcome(self, names: Sequence[str], base: str, head: str, why_undecided: str) -> GateOutcome:
         decisions = []
@@ -195,6 +198,9 @@ class _Ledger:
                 decisions.append(self.problems[n])
             elif n in self.decided:
                 decisions.append(self.decided[n])
+            elif n in self.last_look:  # the interval of the last look, with what ran out
+                d = self.last_look[n]
+                decisions.append(replace(d, reason=f"{why_undecided}: at the last look, {d.reason}"))
             else:
                 rounds = len(self.pairs.get(n, []))
                 decisions.append(Decision(n, metric_kind(n), Verdict.UNDECIDED, f"{why_undecided} ({rounds} rounds)",
