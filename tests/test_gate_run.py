@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from perfharness.gate import run
+from perfharness.gate import run, selection
 from perfharness.gate.config import GateConfig
 
 
@@ -78,7 +78,7 @@ def test_round_selection(bench, with_loss, name, selected):
     """Later rounds leave out the deterministic final loss (measured in the first LOSS_ROUNDS only)."""
     import re
 
-    assert bool(re.search(run.round_selection(bench, with_loss=with_loss), name)) is selected
+    assert bool(re.search(selection.round_selection(bench, with_loss=with_loss), name)) is selected
 
 
 @pytest.mark.parametrize(("name", "selected"), [
@@ -95,7 +95,7 @@ def test_round_selection_without_memory(name, selected):
 
     from perfharness.gate.config import metric_kind
 
-    pattern = run.round_selection(None, with_loss=True, with_memory=False)
+    pattern = selection.round_selection(None, with_loss=True, with_memory=False)
     assert bool(re.search(pattern, name)) is selected
     assert (metric_kind(name) == "memory") is (not selected)
 
@@ -104,7 +104,7 @@ def test_round_selection_excludes_parameter_values() -> None:
     """[tool.perfharness.gate] exclude keeps, say, a fourth optimizer out of the gate's selection."""
     import re
 
-    pattern = run.round_selection(None, with_loss=True, exclude=["momentum"])
+    pattern = selection.round_selection(None, with_loss=True, exclude=["momentum"])
     assert re.search(pattern, "gate.Gate.time_train('sgd')")
     assert not re.search(pattern, "gate.Gate.time_train('momentum')")
 
@@ -120,7 +120,7 @@ def test_exact_selection_picks_only_the_named_combinations(names, asv_name, sele
     """Later rounds measure only the metrics still undecided, by asv's own combination names."""
     import re
 
-    assert bool(re.search(run._exact(names), asv_name)) is selected
+    assert bool(re.search(selection.exact(names), asv_name)) is selected
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -192,7 +192,7 @@ def test_asv_environ_makes_tensorflow_cache_the_compiled_loop(tmp_path):
     ("gate.Gate.time_train(momentum_free)", False),  # whole parameter values, not substrings
 ])
 def test_excluded_parameter_values_are_not_the_gates(name, excluded) -> None:
-    assert run._excluded(name, ["momentum"]) is excluded
+    assert selection.excluded(name, ["momentum"]) is excluded
 
 
 def test_budget_between_looks_reports_the_last_looks_interval() -> None:

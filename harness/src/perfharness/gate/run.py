@@ -37,12 +37,13 @@ from perfharness.gate.decide import EXIT_ERROR, Decision, Verdict, decide
 from perfharness.gate.duet import MODES, Mode, SideRun, run_round
 from perfharness.gate.outcome import GateOutcome, evaluate
 from perfharness.gate.report import render_terminal, write_report
+from perfharness.gate.selection import asv_forms, exact, excluded, round_selection
 from perfharness.lock import LockBusy, checkout_lock
 from perfharness.project import Project, load_project
 from perfharness.results import scan_run
 from perfharness.runner import asv_config
 
-__all__ = ["DEFAULT_BUDGET_S", "GateError", "asv_environ", "main", "round_selection", "run_gate"]
+__all__ = ["DEFAULT_BUDGET_S", "GateError", "asv_environ", "main", "run_gate"]
 
 DEFAULT_BUDGET_S = 300.0
 # The final loss is deterministic: two processes per side show that it is (and catch it when it is not).
@@ -103,33 +104,6 @@ def _asv(args: Sequence[str], log: Path, cwd: Path, env: Mapping[str, str] | Non
                                   env=env).returncode
         except subprocess.TimeoutExpired:
             raise GateError(f"asv ran past {ASV_TIMEOUT_S} s; see {log}") from None
-
-
-def round_selection(bench: str | None, *, with_loss: bool, with_memory: bool = True, suite: str = r"^gate\.\w+\.",
-                    exclude: Sequence[str] = ()) -> str:
-    """asv's ``--bench`` regex for a first round: the gate suite, scoped by ``bench``, without the
-    excluded parameter values; final losses and memory benchmarks only if asked."""
-    scope = "" if bench is None else f".*(?:{bench})"
-    skip = ("" if with_loss else r"(?!track_final_loss\b)") + (
-        "" if with_memory else r"(?!(?:peakmem|mem)_|track_\w*_mb(?:_|\b))")
-    drop = "".join(f"(?!.*{re.escape(x)})" for x in exclude)
-    return suite + skip + drop + scope
-
-
-def _exact(names: Sequence[str]) -> str:
-    """asv's ``--bench`` regex selecting exactly these combinations (``mod.Cls.meth(a, b)`` → asv's
-    ``mod.Cls.meth('a', 'b')`` text)."""
-    parts = []
-    for name in names:
-        base, _, params = name.partition("(")
-        if params:
-            values = [v.strip() for v in params[:-1].split(",")]
-            text = f"{base}({', '.join(repr(v) for v in values)})"
-            quoted = re.escape(text).replace("'", "['\"]?")  # asv shows str params quoted, numbers bare
-            parts.append(quoted)
-        else:
-            parts.append(re.escape(base))
-    return "^(?:" + "|".join(parts) + ")$"
 
 
 def round_value(base: Sequence[float], head: Sequence[float]) -> tuple[float, float, float]:
@@ -330,7 +304,7 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
         if names and not todo:
             why = ""
             break
-        selection = _exact(todo) if names else round_selection(
+        selection = exact(todo) if names else round_selection(
             bench, with_loss=True, suite=project.gate_bench, exclude=project.gate_excludes)
         runs = _side_runs(repo, work, k, commits, selection, env_root, project)
         say(f"round {k + 1}: {len(todo) or 'all'} metric(s), {mode}")
@@ -357,8 +331,8 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
             nothing = f"no gate benchmark matches --bench {bench!r}" if bench else "asv recorded no gate benchmark"
             raise GateError(f"{nothing} ({exc}); see {log}") from None
         # asv lists every combination of a benchmark it ran; the excluded ones come back n/a: not the gate's
-        selected = [p.name for p in loaded.pairs if not _excluded(p.name, project.gate_excludes)
-                    and any(re.search(selection, form) for form in _asv_forms(p.name))]
+        selected = [p.name for p in loaded.pairs if not excluded(p.name, project.gate_excludes)
+                    and any(re.search(selection, form) for form in asv_forms(p.name))]
         if not selected:
             raise GateError(f"no gate benchmark matches --bench {bench!r}" if bench else
                             f"asv recorded no gate benchmark; see {log}")
@@ -412,22 +386,6 @@ def _measured(env_root: Path) -> dict[str, str]:
             out.update({f"{side} {key}": value for key, value in found.items()})
             out[f"{side} environment"] = env_name
     return out
-
-
-def _asv_forms(name: str) -> list[str]:
-    """The gate's ``mod.Cls.meth(a, b)`` as asv may print it for ``--bench``: strings quoted, or bare."""
-    base, _, params = name.partition("(")
-    if not params:
-        return [name]
-    values = [v.strip() for v in params.rstrip(")").split(",")]
-    return [f"{base}({', '.join(repr(v) for v in values)})", name]
-
-
-def _excluded(name: str, excludes: Sequence[str]) -> bool:
-    """Whether a combination carries a parameter value that ``[tool.perfharness.gate] exclude`` names."""
-    _, _, params = name.partition("(")
-    values = {v.strip() for v in params.rstrip(")").split(",")} if params else set()
-    return bool(values & set(excludes))
 
 
 def _write_record(path: Path, mode: str, commits: Mapping[str, str], rounds: list[dict[str, object]]) -> None:
