@@ -36,9 +36,18 @@ def wait_for_partner(label: str) -> None:
             conn.settimeout(PARTNER_TIMEOUT_S + 30.0)
             conn.connect(path)
             conn.sendall(f"{side}\t{_calls}\t{label}\n".encode())
-            conn.recv(16)
+            reply = conn.recv(32).decode(errors="replace").split()
     except OSError:
         return  # never fail a benchmark for the barrier's sake: the gate counts what it released
+    if len(reply) == 2 and reply[0] == "go" and reply[1].isdigit():
+        move_to_core(int(reply[1]))
+
+
+def move_to_core(core: int) -> None:
+    """Pin every thread of this process to ``core`` (``sched_setaffinity`` of one tid moves one thread)."""
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(int(tid), {core})
 
 
 @dataclass
@@ -54,13 +63,15 @@ class BarrierStats:
 class DuetBarrier:
     """The server side, one per round: ``with DuetBarrier(path) as barrier: ...``; ``barrier.stats``."""
 
-    def __init__(self, path: Path, timeout_s: float = PARTNER_TIMEOUT_S) -> None:
+    def __init__(self, path: Path, timeout_s: float = PARTNER_TIMEOUT_S,
+                 swap: dict[str, tuple[int, int]] | None = None) -> None:
         if len(str(path)) > 100:  # sun_path holds ~108 bytes
             raise ValueError(f"barrier socket path is too long for a Unix socket ({len(str(path))} chars): {path}")
         self.path = Path(path)
         self.timeout_s = timeout_s
+        self.swap = swap  # side -> (core on even calls, core on odd calls): the sides trade cores every sample
         self.stats = BarrierStats()
-        self._waiting: dict[str, tuple[socket.socket, str]] = {}
+        self._waiting: dict[str, tuple[socket.socket, str, str, str]] = {}
         self._lock = threading.Lock()
         self._server: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -81,7 +92,7 @@ class DuetBarrier:
         if self._thread is not None:
             self._thread.join(timeout=5.0)
         with self._lock:
-            for conn, _ in self._waiting.values():
+            for conn, *_ in self._waiting.values():
                 self._release(conn, b"alone\n")
                 self.stats.alone += 1
             self._waiting.clear()
@@ -94,6 +105,11 @@ class DuetBarrier:
         with contextlib.suppress(OSError):
             conn.sendall(message)
         conn.close()
+
+    def _go(self, side: str, count: str) -> bytes:
+        if self.swap is None or side not in self.swap or not count.isdigit():
+            return b"go\n"
+        return f"go {self.swap[side][int(count) % 2]}\n".encode()
 
     def _serve(self) -> None:
         import time
@@ -115,19 +131,19 @@ class DuetBarrier:
                     conn.close()
                     continue
                 with self._lock:
-                    self._waiting[side] = (conn, f"{count}\t{label}")
+                    self._waiting[side] = (conn, f"{count}\t{label}", side, count)
                     since[side] = time.monotonic()
             with self._lock:
                 if len(self._waiting) == 2:
-                    (a, la), (b, lb) = self._waiting.values()
+                    (a, la, _, _), (b, lb, _, _) = self._waiting.values()
                     self.stats.together += 1
                     if la != lb:
                         self.stats.mismatched += 1
                     self.stats.labels.append(la)
-                    for c in (a, b):
-                        self._release(c, b"go\n")
+                    for c, _, s, n in self._waiting.values():
+                        self._release(c, self._go(s, n))
                     self._waiting.clear()
-                for side, (c, _) in list(self._waiting.items()):
+                for side, (c, *_) in list(self._waiting.items()):
                     if time.monotonic() - since[side] > self.timeout_s:
                         self._release(c, b"alone\n")
                         self.stats.alone += 1

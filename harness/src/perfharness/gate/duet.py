@@ -28,8 +28,8 @@ from perfharness.barrier import SIDE_ENV, SOCKET_ENV, BarrierStats, DuetBarrier
 
 __all__ = ["MODES", "Mode", "RoundResult", "SideRun", "duet_cores", "run_round"]
 
-Mode = Literal["duet", "sequential"]
-MODES: tuple[Mode, ...] = ("duet", "sequential")
+Mode = Literal["duet", "swap", "sequential"]
+MODES: tuple[Mode, ...] = ("duet", "swap", "sequential")
 # One thread each: two single-threaded processes on two cores do not compete for either.
 ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
@@ -127,7 +127,8 @@ def run_round(
         raise ValueError("mode 'duet' needs two CPU cores this process may use; use --mode sequential")
     first, second = cores if k % 2 == 0 else cores[::-1]  # the cores swap every round
     sock = Path(tempfile.gettempdir()) / f"perfharness-duet-{os.getpid()}-{k}.sock"  # sun_path is short
-    with DuetBarrier(sock) as barrier:
+    swap = {runs[0].side: (first, second), runs[1].side: (second, first)} if mode == "swap" else None
+    with DuetBarrier(sock, swap=swap) as barrier:
         procs = [
             (run.side, _popen(run, log, core, {**ONE_THREAD, SOCKET_ENV: str(barrier.path), SIDE_ENV: run.side}))
             for run, core in zip(runs, (first, second), strict=True)
