@@ -43,7 +43,7 @@ class Gate(_GateCase):
     number = 1
     # A fixed count: both sides of a duet must reach the barrier equally often. Runs vary between
     # processes more than a process's median varies with more samples, so the gate buys rounds.
-    repeat = 16
+    repeat = 32
     rounds = 1
     warmup_time = 0.0
 

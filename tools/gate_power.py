@@ -11,9 +11,11 @@ its defaults on the same commits, side by side:
   mem10   training memory +10 %   goal: always flagged
   lr1     learning rate +1 %      goal: always flagged (numerics changed)
 
-``--simulate FILE …``: no measuring; replays recorded A/A rounds (``nox -s gate -- HEAD HEAD --rounds N
---record FILE``) with injected changes of 1–10 % through the gate's rule (perfharness.gate.simulate), prints
-the power curve and the false-alarm rate with exact 95 % intervals, and draws them (``--plot``).
+``--simulate [FILE …]``: no measuring; replays recorded A/A rounds (``nox -s gate -- HEAD HEAD --rounds N
+--record FILE``; default: the committed ones, docs/data/gate-aa/*.json) with injected changes of 1–10 %
+through the gate's rule (perfharness.gate.simulate), at most as many rounds as ``--budget`` affords at the
+records' own round times, prints the power curve and the false-alarm rate with exact 95 % intervals, and
+draws them (``--plot``).
 
 Slowdowns spin the CPU, at the end of ``gdopt.train``, for the given fraction of the call's time so far, so
 the whole call (what the gate's ``time_train`` measures) is that much slower; the memory growth holds an extra
@@ -42,6 +44,7 @@ CASES = {
 }
 SLOWDOWNS = {"slow2": 0.02, "slow5": 0.05, "slow10": 0.10}
 SIMULATED_CHANGES = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10)
+RECORDS = "docs/data/gate-aa"  # the committed A/A rounds of the gate's design
 TRAIN = "gdopt/training.py"
 ENTRY_LINE = "    p = plan(model, data, optimizer, epochs, seed, device, strategy)\n"  # the first line of train()
 EXIT_LINE = "    return TrainResult(final, history, p.steps_per_epoch * epochs, seconds, starts[0])\n"
@@ -126,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=3, help="gate runs per case (default 3)")
     parser.add_argument("--budget", type=float, default=300.0, help="the gate's --budget in seconds (default 300)")
-    parser.add_argument("--simulate", nargs="+", type=Path, default=None, metavar="RECORD",
-                        help="replay these A/A --record files instead of measuring")
+    parser.add_argument("--simulate", nargs="*", type=Path, default=None, metavar="RECORD",
+                        help=f"replay these A/A --record files instead of measuring (default {RECORDS}/*.json)")
     parser.add_argument("--runs", type=int, default=400, help="simulated gate runs per change (default 400)")
     parser.add_argument("--plot", type=Path, default=None, help="with --simulate: draw the power curve here (PNG)")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
@@ -138,12 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in cases if c not in CASES]
+    if not args.budget > 0:
+        parser.error(f"--budget must be > 0 seconds, got {args.budget}")
     if args.simulate is not None:
         if args.runs < 1:
             parser.error(f"--runs must be >= 1, got {args.runs}")
-        return _simulate(args.simulate, args.runs, args.plot)
-    if not args.budget > 0:
-        parser.error(f"--budget must be > 0 seconds, got {args.budget}")
+        records = args.simulate or sorted(Path(RECORDS).glob("*.json"))
+        if not records:
+            parser.error(f"--simulate: no records given and none in {RECORDS}")
+        return _simulate(records, args.runs, args.plot, args.budget)
     if args.skip_gate and not args.asv_continuous:
         parser.error("--skip-gate leaves nothing to run without --asv-continuous")
     if unknown or args.trials < 1:
@@ -194,17 +200,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _simulate(records: list[Path], runs: int, plot: Path | None) -> int:
+def _simulate(records: list[Path], runs: int, plot: Path | None, budget: float) -> int:
     """Replay A/A records with injected changes: the power curve and false alarms (no measuring)."""
-    from perfharness.gate.simulate import load_rounds, simulate
+    from perfharness.gate.config import PR_GATE
+    from perfharness.gate.simulate import budget_rounds, load_rounds, simulate
 
     try:
         rounds = load_rounds(records)
+        horizon = min(PR_GATE.looks[-1], budget_rounds(records, budget))
+        points = simulate(rounds, SIMULATED_CHANGES, runs=runs, horizon=horizon)
     except (OSError, ValueError, KeyError) as exc:
         print(f"gate_power: cannot replay {', '.join(map(str, records))}: {exc}", file=sys.stderr)
         return 2
-    points = simulate(rounds, SIMULATED_CHANGES, runs=runs)
-    print(f"{len(rounds)} recorded A/A rounds, {runs} simulated gate runs per change (exact 95 % intervals)")
+    print(f"{len(rounds)} recorded A/A rounds, {runs} simulated gate runs per change (exact 95 % intervals); "
+          f"at most {horizon} rounds a run (--budget {budget:g} s at the records' round times), looks "
+          f"{', '.join(str(n) for n in PR_GATE.looks if n <= horizon)}")
     print(f"{'metric':<46}{'change':>8}  {'flagged (regressed)':<30}{'false alarms':<30}{'undecided':<28}rounds")
     for pt in points:
         print(f"{pt.metric:<46}{100 * pt.change:>7.0f}%  {pt.flagged!s:<30}{pt.false_alarm!s:<30}"

@@ -135,7 +135,7 @@ class DuetBarrier:
                     since[side] = time.monotonic()
             with self._lock:
                 if len(self._waiting) == 2:
-                    (a, la, _, _), (b, lb, _, _) = self._waiting.values()
+                    (_, la, _, _), (_, lb, _, _) = self._waiting.values()
                     self.stats.together += 1
                     if la != lb:
                         self.stats.mismatched += 1

@@ -53,6 +53,8 @@ __all__ = [
     "Verdict",
     "classify",
     "decide",
+    "half_iqr",
+    "round_value",
 ]
 
 EXIT_PASS = 0
@@ -146,7 +148,24 @@ def _as_samples(values: Samples, side: str) -> tuple[np.ndarray, str | None]:
     return arr, None
 
 
-def _half_iqr(arr: np.ndarray) -> float:
+def round_value(base: Sequence[float], head: Sequence[float]) -> tuple[float, float, float]:
+    """One round's (base median, head median, d). Samples taken pairwise (as many on each side, the i-th
+    of each started together by the duet's barrier): d = pseudo-median of log hᵢ − log bᵢ, the median of
+    their Walsh averages — pairing cancels what hit both at once, and the sides trade cores every sample,
+    so a slow core's share cancels too. Otherwise d = log(median h / median b).
+
+    >>> round(round_value([1.0, 2.0], [1.1, 2.2])[2], 4)
+    0.0953
+    """
+    b, h = np.asarray(base, dtype=float), np.asarray(head, dtype=float)
+    mb, mh = float(np.median(b)), float(np.median(h))
+    if b.size == h.size and b.size > 1:
+        return mb, mh, signed_rank.pseudo_median(np.log(h) - np.log(b))
+    return mb, mh, math.log(mh / mb)
+
+
+def half_iqr(arr: np.ndarray) -> float:
+    """Half the interquartile range: a side's spread, for the report."""
     q25, q75 = np.percentile(arr, [25.0, 75.0])
     return float(q75 - q25) / 2.0
 
@@ -192,8 +211,8 @@ def _ratio_decision(
         n_head=head.size,
         base_median=float(np.median(base)),
         head_median=float(np.median(head)),
-        base_spread=_half_iqr(base),
-        head_spread=_half_iqr(head),
+        base_spread=half_iqr(base),
+        head_spread=half_iqr(head),
     )
     hl = config.estimator == "hodges_lehmann"  # logarithms are safe: decide() rejects values <= 0 before
     if paired:

@@ -3,12 +3,17 @@
 **duet** (the default): both ``asv run``s start together, each pinned to its own core
 (``sched_setaffinity``) with one TensorFlow thread, and every timed sample starts on a barrier
 (:mod:`perfharness.barrier`), so whatever the machine does to one sample it does to the other, and the
-per-round ratio cancels it (duet benchmarking, Bulej et al., ICPE 2020). The cores swap every round, so a
-faster core favours neither side. Each side has its own asv environment (``env_dir``/``a`` for base,
-``/b`` for head): TensorFlow is installed once per side, and neither run reinstalls under the other.
+per-round ratio cancels it (duet benchmarking, Bulej et al., ICPE 2020). At every barrier the two sides
+trade cores, so each side takes half its samples on each core: on a shared VM one core is often slower
+than the other for seconds at a time (a neighbour on its physical core), and that no longer lands on one
+side for a whole round. Each side has its own asv environment (``env_dir``/``a`` for base, ``/b`` for
+head): TensorFlow is installed once per side, and neither run reinstalls under the other.
+
+**duet-round**: the same, but the cores swap only between rounds — the duet before per-sample swaps,
+kept to measure one against the other (docs/MEASUREMENTS.md).
 
 **sequential**: the two runs back to back (A B, then B A), unpinned, default threads — the design the
-duet replaced, kept to measure one against the other.
+duet replaced, kept likewise.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ from perfharness.barrier import SIDE_ENV, SOCKET_ENV, BarrierStats, DuetBarrier
 
 __all__ = ["MODES", "Mode", "RoundResult", "SideRun", "duet_cores", "run_round"]
 
-Mode = Literal["duet", "swap", "sequential"]
-MODES: tuple[Mode, ...] = ("duet", "swap", "sequential")
+Mode = Literal["duet", "duet-round", "sequential"]
+MODES: tuple[Mode, ...] = ("duet", "duet-round", "sequential")
 # One thread each: two single-threaded processes on two cores do not compete for either.
 ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
@@ -125,9 +130,10 @@ def run_round(
     cores = duet_cores()
     if cores is None:
         raise ValueError("mode 'duet' needs two CPU cores this process may use; use --mode sequential")
-    first, second = cores if k % 2 == 0 else cores[::-1]  # the cores swap every round
+    first, second = cores if k % 2 == 0 else cores[::-1]  # and the cores swap every round
     sock = Path(tempfile.gettempdir()) / f"perfharness-duet-{os.getpid()}-{k}.sock"  # sun_path is short
-    swap = {runs[0].side: (first, second), runs[1].side: (second, first)} if mode == "swap" else None
+    # duet: at the barrier's n-th release base goes to first if n is even, else to second; head the other
+    swap = {runs[0].side: (first, second), runs[1].side: (second, first)} if mode == "duet" else None
     with DuetBarrier(sock, swap=swap) as barrier:
         procs = [
             (run.side, _popen(run, log, core, {**ONE_THREAD, SOCKET_ENV: str(barrier.path), SIDE_ENV: run.side}))

@@ -33,7 +33,7 @@ import numpy as np
 from perfharness.asv_child import NO_MATCH_EXIT
 from perfharness.gate.asv_results import ResultsError, load_pairs
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind, parse_config
-from perfharness.gate.decide import EXIT_ERROR, Decision, Verdict, decide
+from perfharness.gate.decide import EXIT_ERROR, Decision, Verdict, decide, half_iqr, round_value
 from perfharness.gate.duet import MODES, Mode, SideRun, run_round
 from perfharness.gate.outcome import GateOutcome, evaluate
 from perfharness.gate.report import render_terminal, write_report
@@ -106,31 +106,11 @@ def _asv(args: Sequence[str], log: Path, cwd: Path, env: Mapping[str, str] | Non
             raise GateError(f"asv ran past {ASV_TIMEOUT_S} s; see {log}") from None
 
 
-def round_value(base: Sequence[float], head: Sequence[float], balanced: bool = False) -> tuple[float, float, float]:
-    """One round's (base median, head median, d): d is the median over the samples of log hᵢ − log bᵢ when
-    both sides took as many samples (started together, pairwise, by the duet's barrier), else
-    log(median h / median b). Pairing the samples cancels what hit both at once."""
-    b, h = np.asarray(base, dtype=float), np.asarray(head, dtype=float)
-    mb, mh = float(np.median(b)), float(np.median(h))
-    if b.size == h.size and b.size > 1:
-        d = np.log(h) - np.log(b)
-        if balanced and d.size > 3:  # sides traded cores every sample: a core's bias cancels between halves
-            return mb, mh, float(np.median(d[0::2]) + np.median(d[1::2])) / 2
-        return mb, mh, float(np.median(d))
-    return mb, mh, math.log(mh / mb)
-
-
-def _half_iqr(arr: np.ndarray) -> float:
-    q25, q75 = np.percentile(arr, [25.0, 75.0])
-    return float(q75 - q25) / 2.0
-
-
 class _Ledger:
     """Per combination, the paired values of every round so far and the decision at the last look."""
 
-    def __init__(self, config: GateConfig, balanced: bool = False) -> None:
+    def __init__(self, config: GateConfig) -> None:
         self.config = config
-        self.balanced = balanced
         self.pairs: dict[str, list[tuple[float, float, float]]] = {}
         self.decided: dict[str, Decision] = {}
         self.problems: dict[str, Decision] = {}
@@ -141,7 +121,7 @@ class _Ledger:
             if pair.base.problem or pair.head.problem or pair.problem or pair.base.skipped or pair.head.skipped:
                 self.problems.setdefault(pair.name, evaluate([pair], self.config).decisions[0])
                 continue
-            self.pairs.setdefault(pair.name, []).append(round_value(pair.base.values, pair.head.values, self.balanced))
+            self.pairs.setdefault(pair.name, []).append(round_value(pair.base.values, pair.head.values))
     def undecided(self, names: Sequence[str], k: int) -> list[str]:
         out = []
         for n in names:
@@ -163,7 +143,7 @@ class _Ledger:
             else:  # the decision reads the rounds' paired log ratios; the report shows the sides' medians
                 decision = decide(np.ones(d.size), np.exp(d), kind, self.config, benchmark=n, matched=True)
                 decision = replace(decision, base_median=float(np.median(base)), head_median=float(np.median(head)),
-                                   base_spread=_half_iqr(base), head_spread=_half_iqr(head))
+                                   base_spread=half_iqr(base), head_spread=half_iqr(head))
             if decision.verdict is not Verdict.UNDECIDED or final:
                 self.decided[n] = decision
             else:  # shown if the budget runs out before the next look
@@ -290,7 +270,7 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
         (work / side / "home").mkdir(parents=True)
         if _asv(["machine", "--yes", "--machine", MACHINE], log, repo, side_environ(work, side, project)):
             raise GateError(f"asv machine failed; see {log}")
-    ledger = _Ledger(config, balanced=mode == "swap")
+    ledger = _Ledger(config)
     names: list[str] = []
     recorded: list[dict[str, object]] = []
     started = time.perf_counter()
@@ -350,7 +330,7 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
         current = [p for p in loaded.pairs if p.name in (todo or selected)]
         ledger.add(current)
         recorded.append({"round": k, "seconds": round(result.seconds, 3), "barrier": _stats(result.barrier),
-                         "pairs": {p.name: list(round_value(p.base.values, p.head.values, mode == "swap")) for p in current
+                         "pairs": {p.name: list(round_value(p.base.values, p.head.values)) for p in current
                                    if p.base.values and p.head.values},
                          "samples": {p.name: [list(p.base.values), list(p.head.values)] for p in current
                                      if len(p.base.values) > 1}})

@@ -1,9 +1,10 @@
 """Replay recorded A/A rounds through the gate's rule, with injected changes: its power and false alarms.
 
-A recorded round (``nox -s gate -- --rounds N --record FILE``) holds, per metric, the sides' medians and the
-round's paired log ratio d (:func:`~perfharness.gate.run.round_value`). A simulated gate run draws rounds
-with replacement from the recorded A/A rounds (a round's metrics stay together, as they were measured
-together), shifts each d by log(1 + c) — head (1 + c) times slower or larger — and applies the gate's
+A recorded round (``nox -s gate -- --rounds N --record FILE``) holds, per metric, the sides' medians, the
+round's paired log ratio d and the samples; d is recomputed from the samples with the gate's estimator
+(:func:`~perfharness.gate.decide.round_value`). A simulated gate run draws rounds with replacement from
+the recorded A/A rounds, no more than the gate's budget affords (``horizon``; a round's metrics stay
+together, as they were measured together), shifts each d by log(1 + c) — head (1 + c) times slower or larger — and applies the gate's
 sequential rule (:class:`~perfharness.gate.config.GateConfig` looks,
 :func:`~perfharness.gate.decide.decide`). Over many runs:
 
@@ -25,9 +26,9 @@ import numpy as np
 from scipy import stats
 
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind
-from perfharness.gate.decide import Verdict, decide
+from perfharness.gate.decide import Verdict, decide, round_value
 
-__all__ = ["Rate", "SimulationPoint", "load_rounds", "simulate", "simulated_verdict"]
+__all__ = ["Rate", "SimulationPoint", "budget_rounds", "load_rounds", "simulate", "simulated_verdict"]
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,27 @@ def load_rounds(paths: Iterable[Path]) -> list[dict[str, float]]:
         if data.get("base") != data.get("head"):
             raise ValueError(f"{path}: not an A/A record (base {data.get('base')} != head {data.get('head')})")
         for rnd in data["rounds"]:
-            rounds.append({k: float(v[2]) if len(v) > 2 else math.log(v[1] / v[0]) for k, v in rnd["pairs"].items()})
+            samples = rnd.get("samples", {})
+            rounds.append({k: round_value(*samples[k])[2] if k in samples else
+                           float(v[2]) if len(v) > 2 else math.log(v[1] / v[0]) for k, v in rnd["pairs"].items()})
     if not rounds:
         raise ValueError("no recorded rounds in the given files")
     return rounds
+
+
+def budget_rounds(paths: Iterable[Path], budget_s: float) -> int:
+    """How many rounds a gate run with ``budget_s`` affords at the records' round times: the slowest first
+    round (it also builds and installs), then as many median later rounds as fit, as the gate stops."""
+    firsts: list[float] = []
+    later: list[float] = []
+    for path in paths:
+        secs = [r.get("seconds") for r in json.loads(Path(path).read_text())["rounds"]]
+        if secs and secs[0]:
+            firsts.append(float(secs[0]))
+        later += [float(s) for s in secs[1:] if s]
+    if not firsts or not later:
+        raise ValueError("the records hold no round times (seconds)")
+    return 1 + max(0, int((budget_s - max(firsts)) // float(np.median(later))))
 
 
 def simulated_verdict(base: np.ndarray, head: np.ndarray, kind: str, config: GateConfig) -> tuple[Verdict, int]:
@@ -97,15 +115,19 @@ def simulate(
     runs: int = 400,
     seed: int = 0,
     metrics: Sequence[str] | None = None,
+    horizon: int | None = None,
 ) -> list[SimulationPoint]:
-    """Power and false alarms of ``config`` per metric and injected change (see the module docstring)."""
+    """Power and false alarms of ``config`` per metric and injected change (see the module docstring);
+    ``horizon``: the most rounds a run may take (default the last look)."""
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs!r}")
+    horizon = config.looks[-1] if horizon is None else horizon
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < config.looks[0]:
+        raise ValueError(f"horizon must be an int >= the first look ({config.looks[0]}), got {horizon!r}")
     if any(not -0.5 < c < 1.0 for c in changes):
         raise ValueError(f"changes must be relative changes in (-0.5, 1), got {list(changes)!r}")
     names = sorted(metrics or {n for r in rounds for n in r if metric_kind(n) in config.paired_kinds})
     rng = np.random.default_rng(seed)
-    horizon = config.looks[-1]
     points = []
     for name in names:
         have = np.array([r[name] for r in rounds if name in r], dtype=float)
