@@ -4,8 +4,8 @@ A recorded round (``nox -s gate -- --rounds N --record FILE``) holds, per metric
 round's paired log ratio d and the samples; d is recomputed from the samples with the gate's estimator
 (:func:`~perfharness.gate.decide.round_value`). A simulated gate run draws rounds with replacement from
 the recorded A/A rounds, no more than the gate's budget affords (``horizon``; a round's metrics stay
-together, as they were measured together), shifts each d by log(1 + c) — head (1 + c) times slower or larger — and applies the gate's
-sequential rule (:class:`~perfharness.gate.config.GateConfig` looks,
+together, as they were measured together), shifts each d by log(1 + c) — head (1 + c) times slower or
+larger — and applies the gate's sequential rule (:class:`~perfharness.gate.config.GateConfig` looks,
 :func:`~perfharness.gate.decide.decide`). Over many runs:
 
 - power(c): the share of runs in which a metric is called regressed;
