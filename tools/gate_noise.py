@@ -1,7 +1,7 @@
 """How noisy is a gate round? A/A gate runs in each mode, interleaved in one session, side by side.
 
-``python -m tools.gate_noise --blocks 2 --rounds 8`` runs the gate on HEAD against itself, alternating
-``--mode duet`` and ``--mode sequential`` (block by block, so both see the same hour), each block a fixed
+``python -m tools.gate_noise --blocks 2 --rounds 8 --modes duet,duet-round`` runs the gate on HEAD against
+itself, alternating the modes (block by block, so all see the same hour), each block a fixed
 number of rounds with every metric measured in every round, and prints per metric the spread (SD) of the
 per-round log ratio head/base, with a bootstrap 95 % interval, per mode. The recorded rounds are written
 to ``--out`` (one JSON per block), the input of ``tools.gate_power --simulate``.

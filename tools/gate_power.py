@@ -4,6 +4,7 @@ Real trials: in a temporary clone, commits each change on top of HEAD and runs `
 (base = HEAD, head = the change) ``--trials`` times, cases interleaved; optionally ``asv continuous`` with
 its defaults on the same commits, side by side:
 
+  aa      nothing: HEAD against HEAD  goal: never flagged, and passes
   noop    no-op change            goal: never flagged
   slow2   training 2 % slower     goal: flagged in ≥ 90 % of trials
   slow5   training 5 % slower     goal: flagged in ≥ 99 %
@@ -35,6 +36,7 @@ import time
 from pathlib import Path
 
 CASES = {
+    "aa": "A/A: HEAD against itself",
     "noop": "no-op change",
     "slow2": "training 2 % slower",
     "slow5": "training 5 % slower",
@@ -163,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     ballast = _calibrate(repo, env_dir) if "mem10" in cases else {}
     commits = {}
     for case in cases:
+        if case == "aa":
+            commits[case] = base
+            continue
         _git(repo, "checkout", "--quiet", "-B", f"power-{case}", base)
         _patch(repo, case, ballast)
         _git(repo, "-c", "user.name=gate power", "-c", "user.email=power@gdopt.invalid", "commit", "--quiet", "-am",

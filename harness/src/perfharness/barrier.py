@@ -2,8 +2,10 @@
 
 The gate runs base and head at the same time, one core each (:mod:`perfharness.gate.duet`). The
 benchmarks call :func:`wait_for_partner` at the end of ``setup`` — asv re-runs setup before every
-sample — so both samples see the same moment of the machine. Standard library only: it runs inside
-asv's benchmark processes. Without ``PERFHARNESS_DUET_SOCKET`` in the environment it returns at once.
+sample — so both samples see the same moment of the machine. With ``swap``, the barrier's reply names a
+core, and the side moves every thread of its process there before its sample starts: at the n-th release
+base and head trade cores, so each side takes half its samples on each core. Standard library only: it runs
+inside asv's benchmark processes. Without ``PERFHARNESS_DUET_SOCKET`` in the environment it returns at once.
 """
 
 from __future__ import annotations

@@ -340,9 +340,8 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
             ledger.look([n for n in names if metric_kind(n) == "loss"], final=True)
         if rounds is None and k + 1 in config.looks:
             ledger.look([n for n in names if metric_kind(n) != "loss"], final=k + 1 == config.looks[-1])
-    else:
-        if rounds is not None:
-            ledger.look([n for n in names if metric_kind(n) != "loss"], final=True)
+    if rounds is not None:  # calibration: one look at every round measured, the budget's stop included
+        ledger.look([n for n in names if metric_kind(n) != "loss"], final=True)
     say(f"measured {len(recorded)} rounds in {time.perf_counter() - started:.0f} s")
     outcome = ledger.outcome(names, commits["base"], commits["head"], why or "not decided")
     if report is not None:

@@ -1,0 +1,152 @@
+"""The duet's parts: the barrier (together, lone sides let go, cores traded every sample), a round's value,
+and the replay of recorded rounds (its horizon, the committed records)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from perfharness.barrier import SIDE_ENV, SOCKET_ENV, DuetBarrier
+from perfharness.gate.config import PR_GATE
+from perfharness.gate.decide import round_value
+from perfharness.gate.simulate import budget_rounds, load_rounds, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+HARNESS = ROOT / "harness" / "src"
+TWO_CORES = len(os.sched_getaffinity(0)) >= 2 if hasattr(os, "sched_getaffinity") else False
+
+# A side of a duet: n barrier calls, each followed by the cores this process (all its threads) may use.
+SIDE = """
+import os, sys, threading
+sys.path.insert(0, sys.argv[1])
+from perfharness.barrier import wait_for_partner
+worker = threading.Thread(target=threading.Event().wait, daemon=True)  # a second thread, as TensorFlow has
+worker.start()
+for _ in range(int(sys.argv[2])):
+    wait_for_partner("Gate(gd)")
+    print(sorted(os.sched_getaffinity(0)), sorted(os.sched_getaffinity(worker.native_id)), flush=True)
+"""
+
+
+def _sides(sock: Path, calls: int, sides: tuple[str, ...] = ("base", "head")) -> dict[str, list[str]]:
+    procs = {
+        side: subprocess.Popen([sys.executable, "-c", SIDE, str(HARNESS), str(calls)], stdout=subprocess.PIPE,
+                               text=True, env={**os.environ, SOCKET_ENV: str(sock), SIDE_ENV: side})
+        for side in sides
+    }
+    out = {side: proc.communicate(timeout=120)[0].splitlines() for side, proc in procs.items()}
+    assert all(proc.returncode == 0 for proc in procs.values())
+    return out
+
+
+def test_barrier_releases_both_sides_together(tmp_path: Path) -> None:
+    with DuetBarrier(tmp_path / "b.sock") as barrier:
+        out = _sides(tmp_path / "b.sock", 3)
+    assert barrier.stats.together == 3 and barrier.stats.mismatched == 0 and barrier.stats.alone == 0
+    assert barrier.stats.labels == [f"{n}\tGate(gd)" for n in (1, 2, 3)]
+    assert all(len(lines) == 3 for lines in out.values())
+
+
+def test_a_side_without_partner_is_let_go(tmp_path: Path) -> None:
+    with DuetBarrier(tmp_path / "b.sock", timeout_s=0.5) as barrier:
+        out = _sides(tmp_path / "b.sock", 2, sides=("base",))
+    assert barrier.stats.alone == 2 and barrier.stats.together == 0 and len(out["base"]) == 2
+
+
+@pytest.mark.skipif(not TWO_CORES, reason="trading cores needs two CPU cores this process may use")
+def test_sides_trade_cores_at_every_sample_all_threads_included(tmp_path: Path) -> None:
+    first, second = sorted(os.sched_getaffinity(0))[:2]
+    swap = {"base": (first, second), "head": (second, first)}
+    with DuetBarrier(tmp_path / "b.sock", swap=swap):
+        out = _sides(tmp_path / "b.sock", 4)
+    # call n (1, 2, …): base on swap["base"][n % 2], head on the other; the worker thread moves too
+    assert out["base"] == [f"[{c}] [{c}]" for c in (second, first, second, first)]
+    assert out["head"] == [f"[{c}] [{c}]" for c in (first, second, first, second)]
+
+
+def test_without_swap_the_barrier_leaves_cores_alone(tmp_path: Path) -> None:
+    everything = str(sorted(os.sched_getaffinity(0)))
+    with DuetBarrier(tmp_path / "b.sock"):
+        out = _sides(tmp_path / "b.sock", 2)
+    assert out["base"] == [f"{everything} {everything}"] * 2
+
+
+def test_barrier_refuses_a_socket_path_too_long(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="too long for a Unix socket"):
+        DuetBarrier(tmp_path / ("x" * 120))
+
+
+def test_round_value_is_the_pseudo_median_of_paired_log_ratios() -> None:
+    base = [1.0, 1.0, 1.0]
+    head = [1.01, 1.03, 1.10]
+    d = np.log(head)
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(3) for j in range(i, 3))
+    assert round_value(base, head) == (1.0, 1.03, pytest.approx(float(np.median(walsh))))
+
+
+def test_round_value_cancels_a_slow_core_on_alternate_samples() -> None:
+    """The sides trade cores every sample: a core 8 % slower shows as ±8 % on alternate samples, and the
+    pseudo-median still finds the 1 % change."""
+    base = np.full(32, 0.06)
+    head = 0.06 * 1.01 * np.where(np.arange(32) % 2 == 0, 1.08, 1 / 1.08)
+    assert round_value(base, head)[2] == pytest.approx(math.log(1.01), abs=1e-12)
+
+
+def test_round_value_of_unpaired_samples_is_the_log_ratio_of_medians() -> None:
+    assert round_value([1.0, 2.0, 3.0], [4.0]) == (2.0, 4.0, pytest.approx(math.log(2.0)))
+
+
+def _record(path: Path, seconds: list[float], d: list[float], head: str = "a" * 40) -> Path:
+    rounds = [{"round": k, "seconds": s, "pairs": {"gate.Gate.time_train(gd)": [1.0, math.exp(v), v]},
+               "samples": {"gate.Gate.time_train(gd)": [[1.0, 1.0], [math.exp(v), math.exp(v)]]}}
+              for k, (s, v) in enumerate(zip(seconds, d, strict=True))]
+    path.write_text(json.dumps({"mode": "duet", "base": "a" * 40, "head": head, "rounds": rounds}))
+    return path
+
+
+def test_budget_rounds_counts_the_first_round_then_median_rounds(tmp_path: Path) -> None:
+    rec = _record(tmp_path / "r.json", [40.0, 20.0, 19.0, 21.0], [0.0] * 4)
+    assert budget_rounds([rec], 300.0) == 1 + int(260 // 20)
+    assert budget_rounds([rec], 30.0) == 1
+
+
+def test_load_rounds_recomputes_from_samples_and_refuses_non_aa(tmp_path: Path) -> None:
+    rec = _record(tmp_path / "r.json", [1.0, 1.0], [0.01, -0.02])
+    assert [r["gate.Gate.time_train(gd)"] for r in load_rounds([rec])] == pytest.approx([0.01, -0.02])
+    with pytest.raises(ValueError, match="not an A/A record"):
+        load_rounds([_record(tmp_path / "ab.json", [1.0], [0.0], head="b" * 40)])
+
+
+def test_simulation_stops_at_its_horizon(tmp_path: Path) -> None:
+    """Rounds too noisy to decide: every run ends undecided after the horizon, never after the last look."""
+    rng = np.random.default_rng(1)
+    rounds = [{"gate.Gate.time_train(gd)": float(v)} for v in rng.normal(0, 0.05, 64)]
+    (point,) = simulate(rounds, [0.0], runs=30, horizon=12)
+    assert point.undecided.k == 30 and point.median_rounds == 12
+    with pytest.raises(ValueError, match="horizon must be an int >= the first look"):
+        simulate(rounds, [0.0], runs=3, horizon=PR_GATE.looks[0] - 1)
+
+
+def test_gate_power_replays_the_committed_records(capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``nox -s gate_power -- --simulate``: no files named, the committed A/A rounds are replayed."""
+    from tools import gate_power
+
+    monkeypatch.chdir(ROOT)
+    assert gate_power.main(["--simulate", "--runs", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "recorded A/A rounds" in out and "gate.Gate.time_train(sgd)" in out
+
+
+def test_barrier_server_thread_stops(tmp_path: Path) -> None:
+    before = threading.active_count()
+    with DuetBarrier(tmp_path / "b.sock"):
+        assert threading.active_count() == before + 1
+    assert threading.active_count() == before and not (tmp_path / "b.sock").exists()
