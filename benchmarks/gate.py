@@ -41,8 +41,9 @@ class Gate(_GateCase):
     """Training time and final loss."""
 
     number = 1
-    # A fixed count: both sides of a duet must reach the barrier equally often. Runs vary between
-    # processes more than a process's median varies with more samples, so the gate buys rounds.
+    # A fixed, even count: both sides of a duet reach the barrier equally often, and trade cores at each
+    # (half the samples on each core). 32, not 16: most of a round's spread was sample noise
+    # (docs/MEASUREMENTS.md, "the sides trade cores at every sample").
     repeat = 32
     rounds = 1
     warmup_time = 0.0

@@ -179,7 +179,7 @@ class GateConfig:
         """Fewest pairs whose exact signed-rank interval at :attr:`alpha_per_look` is bounded.
 
         >>> PR_GATE.min_pairs()
-        8
+        7
         """
         return max(self.min_samples, min_pairs(self.alpha_per_look))
 
@@ -211,10 +211,11 @@ def parse_config(overrides: Sequence[str], base: GateConfig | None = None) -> Ga
 
 #: What ``nox -s gate`` uses. Its inputs are concurrent pairs (base and head in the same round, at the same
 #: time, one core each; see :mod:`perfharness.gate.duet`), decided paired by round with the exact signed-rank
-#: interval, looked at after 8, 12, 16, 24 and 32 rounds. The 1 % time band sits halfway between "unchanged"
+#: interval, looked at after 8, 12 and 16 rounds — what the default 5-minute budget reaches on a 2-core runner at
+#: ~20 s a round (looks it cannot reach would only spend α). The 1 % time band sits halfway between "unchanged"
 #: and the 2 % slowdown the gate must catch; memory (an exact heap peak) has a 5 % band under the 10 % growth
 #: it must catch. Measured by tools/gate_power.py (docs/MEASUREMENTS.md).
 PR_GATE = GateConfig(
     time_threshold=0.01, memory_threshold=0.05, confidence_level=0.95, alpha=0.05, estimator="hodges_lehmann",
-    paired_kinds=("time", "memory"), looks=(8, 12, 16, 24, 32),
+    paired_kinds=("time", "memory"), looks=(8, 12, 16),
 )
