@@ -113,7 +113,7 @@ def _record(path: Path, seconds: list[float], d: list[float], head: str = "a" * 
 
 def test_budget_rounds_counts_the_first_round_then_median_rounds(tmp_path: Path) -> None:
     rec = _record(tmp_path / "r.json", [40.0, 20.0, 19.0, 21.0], [0.0] * 4)
-    assert budget_rounds([rec], 300.0) == 1 + int(260 // 20)
+    assert budget_rounds([rec], 300.0) == 1 + 260 // 20
     assert budget_rounds([rec], 30.0) == 1
 
 
