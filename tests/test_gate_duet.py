@@ -134,6 +134,20 @@ def test_simulation_stops_at_its_horizon(tmp_path: Path) -> None:
         simulate(rounds, [0.0], runs=3, horizon=PR_GATE.looks[0] - 1)
 
 
+def test_the_run_is_flagged_if_any_time_metric_is() -> None:
+    """Two time metrics replayed from the same rounds: the run-level point is flagged at least as often as
+    either metric, and passes (no metric undecided or wrong) no more often than either."""
+    rng = np.random.default_rng(2)
+    rounds = [{"gate.Gate.time_train(gd)": float(a), "gate.Gate.time_train(sgd)": float(b)}
+              for a, b in rng.normal(0, 0.012, (64, 2))]
+    points = {(p.metric, p.change): p for p in simulate(rounds, [0.0, 0.02], runs=200, horizon=16)}
+    run, gd, sgd = (points[(m, 0.02)] for m in ("any time metric", "gate.Gate.time_train(gd)",
+                                                 "gate.Gate.time_train(sgd)"))
+    assert run.flagged.k >= max(gd.flagged.k, sgd.flagged.k) and run.flagged.k > 0
+    aa = [points[(m, 0.0)] for m in ("any time metric", "gate.Gate.time_train(gd)", "gate.Gate.time_train(sgd)")]
+    assert aa[0].undecided.k >= max(p.undecided.k for p in aa[1:]) and aa[0].false_alarm.k == 0
+
+
 def test_gate_power_replays_the_committed_records(capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """``nox -s gate_power -- --simulate``: no files named, the committed A/A rounds are replayed."""

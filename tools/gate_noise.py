@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for mode in modes if block % 2 == 0 else modes[::-1]:  # alternate which mode goes first
             path = args.out / f"{mode}-{block}.json"
             try:
-                run_gate(args.repo, "HEAD", "HEAD", mode=mode, rounds=args.rounds, record=path,  # type: ignore[arg-type]
+                run_gate(args.repo, "HEAD", "HEAD", mode=mode, rounds=args.rounds, record=path,
                          work=args.out / f"work-{mode}-{block}", env_dir=args.env_dir, budget_s=1e9)
             except GateError as exc:
                 print(f"gate_noise: {exc}", file=sys.stderr)

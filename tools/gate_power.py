@@ -194,10 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'case':<28}{'gate flagged':>14}{'exit codes':>16}{'s/run':>8}{'asv cont. flagged':>20}{'s/run':>8}")
     for case in cases:
         r = rows[case]
-        flagged = sum(c == 1 for c in r["gate_codes"])
+        n_flagged = sum(c == 1 for c in r["gate_codes"])
         asv = f"{sum(r['asv_flagged'])}/{len(r['asv_flagged'])}" if r["asv_flagged"] else "-"
         asv_s = f"{statistics.median(r['asv_s']):.0f}" if r["asv_s"] else "-"
-        rate = f"{flagged}/{len(r['gate_codes'])}" if r["gate_codes"] else "-"
+        rate = f"{n_flagged}/{len(r['gate_codes'])}" if r["gate_codes"] else "-"
         gate_s = f"{statistics.median(r['gate_s']):.0f}" if r["gate_s"] else "-"
         print(f"{CASES[case]:<28}{rate:>14}{r['gate_codes']!s:>16}{gate_s:>8}{asv:>20}{asv_s:>8}")
     Path(args.json).write_text(json.dumps({"ballast_mb": ballast, "rows": rows, "work": str(tmp)}, indent=1))
@@ -230,16 +230,22 @@ def _simulate(records: list[Path], runs: int, plot: Path | None, budget: float) 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, (ax, fa) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
         for metric in sorted({pt.metric for pt in points}):
             mine = [pt for pt in points if pt.metric == metric]
             xs = [100 * pt.change for pt in mine]
-            ax.errorbar(xs, [100 * pt.flagged.value for pt in mine], marker="o", capsize=3, label=metric,
-                        yerr=[[100 * (pt.flagged.value - pt.flagged.interval[0]) for pt in mine],
-                              [100 * (pt.flagged.interval[1] - pt.flagged.value) for pt in mine]])
+            style = {"lw": 2.5, "c": "k"} if metric.startswith("any ") else {}
+            for axis, rate in ((ax, "flagged"), (fa, "false_alarm")):
+                rates = [getattr(pt, rate) for pt in mine]
+                axis.errorbar(xs, [100 * r.value for r in rates], marker="o", capsize=3, label=metric, **style,
+                              yerr=[[100 * (r.value - r.interval[0]) for r in rates],
+                                    [100 * (r.interval[1] - r.value) for r in rates]])
         ax.axhline(90, ls=":", c="grey")
         ax.set(xlabel="injected change (%)", ylabel="flagged as regressed (%)", ylim=(-2, 102),
-               title=f"gate power, replayed from {len(rounds)} recorded A/A rounds")
+               title=f"power, replayed from {len(rounds)} recorded A/A rounds, ≤ {horizon} rounds a run")
+        fa.axhline(1, ls=":", c="grey")
+        fa.set(xlabel="injected change (%)", ylabel="false alarms (%)", ylim=(-0.5, 10),
+               title="false alarms (0 %: any call; else 'improved')")
         ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(plot, dpi=110)

@@ -195,7 +195,7 @@ def _median(d: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def _pct(t: float) -> str:
-    return f"{100 * t:g} %"
+    return f"{100 * t:.4g} %"
 
 
 def _ratio_decision(

@@ -114,7 +114,7 @@ def _thresholds(outcome: GateOutcome) -> list[str]:
     ]
     for kind, t in band.items():
         if kind in c.paired_kinds:
-            what = (f"the exact {100 * (1 - c.alpha_per_look):g} % Wilcoxon signed-rank interval of "
+            what = (f"the exact {100 * (1 - c.alpha_per_look):.4g} % Wilcoxon signed-rank interval of "
                     f"{_PAIRED_ESTIMATORS[c.estimator]} (base and head measured together each round) > {1 + t:g}")
         else:
             what = (f"the {100 * c.confidence_level:g} % CI of {_ESTIMATORS[c.estimator]} > {1 + t:g} and "

@@ -10,6 +10,8 @@ larger — and applies the gate's sequential rule (:class:`~perfharness.gate.con
 
 - power(c): the share of runs in which a metric is called regressed;
 - false-alarm rate at c = 0: the share called regressed or improved;
+- per kind, ``any time metric``: the same for the run as a pull request sees it — flagged if any of its time
+  metrics regressed (a change that slows ``train`` slows every optimizer), passed only if all are unchanged;
 
 each with its exact (Clopper–Pearson) 95 % interval (``scipy.stats.binomtest``).
 """
@@ -95,6 +97,24 @@ def budget_rounds(paths: Iterable[Path], budget_s: float) -> int:
     return 1 + max(0, int((budget_s - max(firsts)) // float(np.median(later))))
 
 
+def _worst(verdicts: Sequence[Verdict]) -> Verdict:
+    """A run's verdict over several metrics: regressed, else improved, else undecided, else unchanged."""
+    for verdict in (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.UNDECIDED):
+        if verdict in verdicts:
+            return verdict
+    return Verdict.UNCHANGED
+
+
+def _point(metric: str, change: float, verdicts: Sequence[Verdict], used: Sequence[int]) -> SimulationPoint:
+    runs = len(verdicts)
+    flagged = sum(v is Verdict.REGRESSED for v in verdicts)
+    wrong = (Verdict.REGRESSED, Verdict.IMPROVED) if change == 0 else (Verdict.IMPROVED,)
+    false = sum(v in wrong for v in verdicts)
+    undecided = sum(v is Verdict.UNDECIDED for v in verdicts)
+    return SimulationPoint(metric, change, Rate(flagged, runs), Rate(false, runs), Rate(undecided, runs),
+                           float(np.median(used)))
+
+
 def simulated_verdict(base: np.ndarray, head: np.ndarray, kind: str, config: GateConfig) -> tuple[Verdict, int]:
     """The gate's sequential rule on one metric's rounds: the verdict and the rounds it took."""
     verdict = Verdict.UNDECIDED
@@ -127,24 +147,22 @@ def simulate(
     if any(not -0.5 < c < 1.0 for c in changes):
         raise ValueError(f"changes must be relative changes in (-0.5, 1), got {list(changes)!r}")
     names = sorted(metrics or {n for r in rounds for n in r if metric_kind(n) in config.paired_kinds})
-    rng = np.random.default_rng(seed)
+    complete = [r for r in rounds if all(n in r for n in names)]  # a round's metrics were measured together
+    if len(complete) < 2:
+        raise ValueError(f"fewer than 2 recorded rounds hold all of {names}")
+    have = {n: np.array([r[n] for r in complete], dtype=float) for n in names}
+    kinds = sorted({metric_kind(n) for n in names})
+    draws = np.random.default_rng(seed).integers(0, len(complete), (runs, horizon))  # whole rounds, as measured
     points = []
-    for name in names:
-        have = np.array([r[name] for r in rounds if name in r], dtype=float)
-        if have.size < 2:
-            raise ValueError(f"{name}: fewer than 2 recorded rounds")
-        kind = metric_kind(name)
-        draws = rng.integers(0, have.size, (runs, horizon))
-        for c in changes:
-            flagged = false = undecided = 0
-            used = []
-            for row in draws:
-                head = np.exp(have[row] + math.log1p(c))
-                verdict, n = simulated_verdict(np.ones(horizon), head, kind, config)
-                flagged += verdict is Verdict.REGRESSED
-                false += verdict in (Verdict.REGRESSED, Verdict.IMPROVED) if c == 0 else verdict is Verdict.IMPROVED
-                undecided += verdict is Verdict.UNDECIDED
-                used.append(n)
-            points.append(SimulationPoint(name, c, Rate(flagged, runs), Rate(false, runs), Rate(undecided, runs),
-                                          float(np.median(used))))
+    for c in changes:
+        verdicts = {n: [simulated_verdict(np.ones(horizon), np.exp(have[n][row] + math.log1p(c)), metric_kind(n),
+                                          config) for row in draws] for n in names}
+        for name in names:
+            points.append(_point(name, c, [v for v, _ in verdicts[name]], [n for _, n in verdicts[name]]))
+        for kind in kinds:  # the run as a pull request sees it: flagged if any metric of the kind regressed
+            mine = [n for n in names if metric_kind(n) == kind]
+            if len(mine) > 1:
+                points.append(_point(f"any {kind} metric", c, [_worst([verdicts[n][i][0] for n in mine])
+                                                              for i in range(runs)],
+                                     [max(verdicts[n][i][1] for n in mine) for i in range(runs)]))
     return points
