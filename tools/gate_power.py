@@ -234,7 +234,7 @@ def _simulate(records: list[Path], runs: int, plot: Path | None, budget: float) 
         for metric in sorted({pt.metric for pt in points}):
             mine = [pt for pt in points if pt.metric == metric]
             xs = [100 * pt.change for pt in mine]
-            style = {"lw": 2.5, "c": "k"} if metric.startswith("any ") else {}
+            style = {"lw": 2.5, "c": "k", "ls": "-" if "time" in metric else "--"} if metric.startswith("any ") else {}
             for axis, rate in ((ax, "flagged"), (fa, "false_alarm")):
                 rates = [getattr(pt, rate) for pt in mine]
                 axis.errorbar(xs, [100 * r.value for r in rates], marker="o", capsize=3, label=metric, **style,
