@@ -164,3 +164,26 @@ def test_barrier_server_thread_stops(tmp_path: Path) -> None:
     with DuetBarrier(tmp_path / "b.sock"):
         assert threading.active_count() == before + 1
     assert threading.active_count() == before and not (tmp_path / "b.sock").exists()
+
+
+MAPS = "import sys; print(next(l.split()[0] for l in open('/proc/self/maps') if '[heap]' in l or '[stack]' in l))"
+
+
+def _first_map(fixed: bool) -> str:
+    from perfharness.gate.duet import fix_layout
+
+    return subprocess.run([sys.executable, "-c", MAPS], preexec_fn=fix_layout if fixed else None,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="personality(2) is Linux's")
+def test_fixed_layout_gives_every_child_the_same_addresses() -> None:
+    from perfharness.gate.duet import ADDR_NO_RANDOMIZE, check_fixed_layout, fix_layout
+
+    check_fixed_layout()  # the gate's own check before a duet: this kernel allows it
+    out = subprocess.run(["cat", "/proc/self/personality"], preexec_fn=fix_layout, capture_output=True, text=True,
+                         check=True).stdout
+    assert int(out, 16) & ADDR_NO_RANDOMIZE
+    assert len({_first_map(fixed=True) for _ in range(3)}) == 1  # heap (or stack) at one address in all three
+    if Path("/proc/sys/kernel/randomize_va_space").read_text().strip() != "0":  # the kernel randomises by default
+        assert len({_first_map(fixed=False) for _ in range(3)}) > 1

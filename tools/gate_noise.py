@@ -1,10 +1,12 @@
 """How noisy is a gate round? A/A gate runs in each mode, interleaved in one session, side by side.
 
-``python -m tools.gate_noise --blocks 2 --rounds 8 --modes duet,duet-round`` runs the gate on HEAD against
+``python -m tools.gate_noise --blocks 2 --rounds 8 --modes duet,duet-aslr`` runs the gate on HEAD against
 itself, alternating the modes (block by block, so all see the same hour), each block a fixed
 number of rounds with every metric measured in every round, and prints per metric the spread (SD) of the
 per-round log ratio head/base, with a bootstrap 95 % interval, per mode. The recorded rounds are written
 to ``--out`` (one JSON per block), the input of ``tools.gate_power --simulate``.
+``--summarize FILE…`` prints the same table from records already made (grouped by their mode), adding a
+robust spread (1.4826·MAD), which one wild round does not move.
 """
 
 from __future__ import annotations
@@ -48,7 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("gate-noise"), help="folder for the records")
     parser.add_argument("--repo", type=Path, default=Path("."), help="the repository (default .)")
     parser.add_argument("--env-dir", type=Path, default=None, help="the sides' asv environments")
+    parser.add_argument("--summarize", type=Path, nargs="+", metavar="FILE", default=None,
+                        help="only print the table for these records (grouped by their mode); measure nothing")
     args = parser.parse_args(argv)
+    if args.summarize:
+        return summarize_files(args.summarize)
     modes = [m for m in args.modes.split(",") if m]
     if args.blocks < 1 or any(m not in MODES for m in modes):
         parser.error(f"--blocks must be >= 1 and --modes a list of {MODES}")
@@ -66,20 +72,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             records[mode].append(json.loads(path.read_text()))
             seconds = [r["seconds"] for r in records[mode][-1]["rounds"]]
             print(f"gate_noise: {mode} block {block}: {len(seconds)} rounds, median {np.median(seconds):.1f} s a round")
-    print("\nSD of the per-round log ratio head/base (A/A), with a bootstrap 95 % interval:")
+    summarize(records)
+    return 0
+
+
+def summarize(records: dict[str, list[dict]]) -> None:
+    """Print, per metric and mode, the SD of the per-round log ratio with its bootstrap interval, and MAD."""
+    print("\nSpread of the per-round log ratio head/base (A/A): SD [bootstrap 95 %], 1.4826·MAD:")
+    modes = list(records)
     ratios = {m: log_ratios(records[m]) for m in modes}
     names = sorted(set().union(*(r.keys() for r in ratios.values())))
-    print(f"{'metric':<52}" + "".join(f"{m:>26}" for m in modes))
+    print(f"{'metric':<52}" + "".join(f"{m:>36}" for m in modes))
     for name in names:
         cells = []
         for m in modes:
             v = ratios[m].get(name, [])
             if len(v) < 3:
-                cells.append(f"{'—':>26}")
+                cells.append(f"{'—':>36}")
                 continue
             sd, lo, hi = sd_interval(v)
-            cells.append(f"{100 * sd:6.2f} % [{100 * lo:5.2f}, {100 * hi:5.2f}] n={len(v):<3}")
-        print(f"{name:<52}" + "".join(f"{c:>26}" for c in cells))
+            mad = 1.4826 * float(np.median(np.abs(np.asarray(v) - np.median(v))))
+            cells.append(f"{100 * sd:6.2f} % [{100 * lo:5.2f}, {100 * hi:5.2f}] {100 * mad:5.2f} n={len(v):<3}")
+        print(f"{name:<52}" + "".join(f"{c:>36}" for c in cells))
+
+
+def summarize_files(paths: Sequence[Path]) -> int:
+    records: dict[str, list[dict]] = {}
+    for path in paths:
+        try:
+            record = json.loads(path.read_text())
+            records.setdefault(str(record["mode"]), []).append(record)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"gate_noise: {path} is not a gate record ({exc})", file=sys.stderr)
+            return 2
+    summarize(records)
     return 0
 
 

@@ -7,10 +7,17 @@ per-round ratio cancels it (duet benchmarking, Bulej et al., ICPE 2020). At ever
 trade cores, so each side takes half its samples on each core: on a shared VM one core is often slower
 than the other for seconds at a time (a neighbour on its physical core), and that no longer lands on one
 side for a whole round. Each side has its own asv environment (``env_dir``/``a`` for base, ``/b`` for
-head): TensorFlow is installed once per side, and neither run reinstalls under the other.
+head): TensorFlow is installed once per side, and neither run reinstalls under the other. Both sides run
+without address-space randomisation (``personality(ADDR_NO_RANDOMIZE)``, what ``setarch -R`` does): with
+it, every process got other addresses for its heap, stacks and JIT-compiled code, and the floor of a
+sample (its fastest time) moved from process to process, so from side to side, by up to a few per cent.
+With one fixed layout the two sides of an A/A pair start alike (docs/MEASUREMENTS.md, "a fixed address
+layout"). A code change that moves the layout is then measured in that one layout, as any single run
+measures it; the rounds still repeat the processes, so what they average is the machine's noise.
 
-**duet-round**: the same, but the cores swap only between rounds — the duet before per-sample swaps,
-kept to measure one against the other (docs/MEASUREMENTS.md).
+**duet-aslr**: the duet with address-space randomisation left on — the design before, kept to measure
+one against the other. **duet-round**: as duet-aslr, but the cores swap only between rounds — the duet
+before per-sample swaps, kept likewise.
 
 **sequential**: the two runs back to back (A B, then B A), unpinned, default threads — the design the
 duet replaced, kept likewise.
@@ -18,6 +25,7 @@ duet replaced, kept likewise.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -31,10 +39,11 @@ from typing import Literal
 
 from perfharness.barrier import SIDE_ENV, SOCKET_ENV, BarrierStats, DuetBarrier
 
-__all__ = ["MODES", "Mode", "RoundResult", "SideRun", "duet_cores", "run_round"]
+__all__ = ["MODES", "Mode", "RoundResult", "SideRun", "check_fixed_layout", "duet_cores", "fix_layout", "run_round"]
 
-Mode = Literal["duet", "duet-round", "sequential"]
-MODES: tuple[Mode, ...] = ("duet", "duet-round", "sequential")
+Mode = Literal["duet", "duet-aslr", "duet-round", "sequential"]
+MODES: tuple[Mode, ...] = ("duet", "duet-aslr", "duet-round", "sequential")
+ADDR_NO_RANDOMIZE = 0x0040000  # <linux/personality.h>: what ``setarch -R`` sets; inherited by children
 # One thread each: two single-threaded processes on two cores do not compete for either.
 ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
@@ -65,20 +74,49 @@ def duet_cores() -> tuple[int, int] | None:
     return (cores[0], cores[1]) if len(cores) >= 2 else None
 
 
-def _popen(run: SideRun, log: Path, core: int | None, extra: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def fix_layout() -> None:
+    """Turn off address-space randomisation for the programs this process executes from now on (Linux's
+    ``personality``; the running image keeps its layout). Raises OSError where the kernel refuses."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    current = libc.personality(0xFFFFFFFF)  # query
+    if current == -1 or libc.personality(current | ADDR_NO_RANDOMIZE) == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, f"personality(ADDR_NO_RANDOMIZE) refused: {os.strerror(err)}")
+
+
+def check_fixed_layout() -> None:
+    """ValueError unless a child started as the duet starts its sides really runs without address-space
+    randomisation (a container's seccomp profile may refuse it: then ``--mode duet-aslr``)."""
+    try:
+        out = subprocess.run(["cat", "/proc/self/personality"], preexec_fn=fix_layout, capture_output=True,
+                             text=True, timeout=30, check=True).stdout
+        ok = bool(int(out, 16) & ADDR_NO_RANDOMIZE)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        raise ValueError(f"mode 'duet' runs both sides without address-space randomisation, and this machine "
+                         f"refuses it ({exc}); use --mode duet-aslr") from None
+    if not ok:
+        raise ValueError("mode 'duet' runs both sides without address-space randomisation, but the child's "
+                         "personality does not show ADDR_NO_RANDOMIZE; use --mode duet-aslr")
+
+
+def _popen(run: SideRun, log: Path, core: int | None, extra: Mapping[str, str],
+           fixed_layout: bool = False) -> subprocess.Popen[bytes]:
     # asv through perfharness.asv_child: atomic results files, and it dies with the gate, children and all
     cmd = [sys.executable, "-m", "perfharness.asv_child", *run.args]
     env = {**run.env, **extra}
     fh = log.open("ab")
-    fh.write(f"$ [{run.side}{'' if core is None else f' on core {core}'}] {' '.join(cmd)}\n".encode())
+    where = "" if core is None else f" on core {core}"
+    fh.write(f"$ [{run.side}{where}{', fixed layout' if fixed_layout else ''}] {' '.join(cmd)}\n".encode())
     fh.flush()
 
-    def pin() -> None:
+    def child_setup() -> None:  # in the child, before exec: asv, its forkserver and benchmarks inherit both
         if core is not None:
             os.sched_setaffinity(0, {core})
+        if fixed_layout:
+            fix_layout()
 
     try:
-        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, preexec_fn=pin,
+        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, preexec_fn=child_setup,
                                 start_new_session=True)
     finally:
         fh.close()
@@ -133,10 +171,11 @@ def run_round(
     first, second = cores if k % 2 == 0 else cores[::-1]  # and the cores swap every round
     sock = Path(tempfile.gettempdir()) / f"perfharness-duet-{os.getpid()}-{k}.sock"  # sun_path is short
     # duet: at the barrier's n-th release base goes to first if n is even, else to second; head the other
-    swap = {runs[0].side: (first, second), runs[1].side: (second, first)} if mode == "duet" else None
+    swap = {runs[0].side: (first, second), runs[1].side: (second, first)} if mode != "duet-round" else None
     with DuetBarrier(sock, swap=swap) as barrier:
         procs = [
-            (run.side, _popen(run, log, core, {**ONE_THREAD, SOCKET_ENV: str(barrier.path), SIDE_ENV: run.side}))
+            (run.side, _popen(run, log, core, {**ONE_THREAD, SOCKET_ENV: str(barrier.path), SIDE_ENV: run.side},
+                              fixed_layout=mode == "duet"))
             for run, core in zip(runs, (first, second), strict=True)
         ]
         codes = _wait(procs, timeout_s)

@@ -34,7 +34,7 @@ from perfharness.asv_child import NO_MATCH_EXIT
 from perfharness.gate.asv_results import ResultsError, load_pairs
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind, parse_config
 from perfharness.gate.decide import EXIT_ERROR, Decision, Verdict, decide, half_iqr, round_value
-from perfharness.gate.duet import MODES, Mode, SideRun, run_round
+from perfharness.gate.duet import MODES, Mode, SideRun, check_fixed_layout, run_round
 from perfharness.gate.outcome import GateOutcome, evaluate
 from perfharness.gate.report import render_terminal, write_report
 from perfharness.gate.selection import asv_forms, exact, excluded, round_selection
@@ -221,6 +221,8 @@ def run_gate(
         raise ValueError(f"budget must be a number of seconds > 0, got {budget_s!r}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "duet":
+        check_fixed_layout()
     if not config.looks:
         raise ValueError("the gate needs a config with looks (rounds at which it decides), e.g. PR_GATE")
     if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < config.looks[0]):
@@ -397,7 +399,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
                         help=f"wall seconds for measuring (default {DEFAULT_BUDGET_S:g}); undecided after it: exit 3")
     parser.add_argument("--mode", choices=MODES, default="duet",
-                        help="duet: base and head at once, one core each (default); sequential: back to back")
+                        help="duet: base and head at once, one core each, trading cores at every sample, no "
+                        "address-space randomisation (default); duet-aslr: the same with it; duet-round: cores "
+                        "swapped per round; sequential: back to back")
     parser.add_argument("--rounds", type=int, default=None,
                         help="measure every metric in exactly this many rounds (calibration; no early stop)")
     parser.add_argument("--record", default=None, help="write every round's pairs to this JSON file")
