@@ -157,6 +157,20 @@ def test_gate_power_replays_the_committed_records(capsys: pytest.CaptureFixture[
     assert gate_power.main(["--simulate", "--runs", "10"]) == 0
     out = capsys.readouterr().out
     assert "recorded A/A rounds" in out and "gate.Gate.time_train(sgd)" in out
+    assert "looks 8 (alpha 0.008), 12 (alpha 0.032)" in out  # PR_GATE's own looks, as far as 300 s reach
+
+
+def test_gate_power_replays_another_rule(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--set`` replays the same records under a changed rule (here the equal thirds the gate used before)."""
+    from tools import gate_power
+
+    monkeypatch.chdir(ROOT)
+    assert gate_power.main(["--simulate", "--runs", "10", "--set", "looks=8,12,16", "--set", "look_alphas="]) == 0
+    assert "looks 8 (alpha 0.0166667), 12 (alpha 0.0166667)" in capsys.readouterr().out
+    for bad in (["--simulate", "--set", "look_alphas=0.04,0.04,0.04"], ["--set", "looks=8"]):
+        with pytest.raises(SystemExit) as exc:
+            gate_power.main(bad)
+        assert exc.value.code == 2
 
 
 def test_barrier_server_thread_stops(tmp_path: Path) -> None:
@@ -187,3 +201,49 @@ def test_fixed_layout_gives_every_child_the_same_addresses() -> None:
     assert len({_first_map(fixed=True) for _ in range(3)}) == 1  # heap (or stack) at one address in all three
     if Path("/proc/sys/kernel/randomize_va_space").read_text().strip() != "0":  # the kernel randomises by default
         assert len({_first_map(fixed=False) for _ in range(3)}) > 1
+
+
+# A gate that starts one side (as _popen does: the side's environment from child_environ), prints the side's
+# pid and waits; the side does what asv_child does with PERFHARNESS_PARENT_PID, then sleeps.
+GATE = r"""
+import subprocess, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from perfharness.gate.duet import SideRun, child_environ
+side = ("import os, time; from perfharness.procs import PARENT_ENV, die_with_parent, kill_descendants_on_signal\n"
+        "parent = os.environ.get(PARENT_ENV)\n"
+        "if parent:\n    kill_descendants_on_signal(); die_with_parent(int(parent))\n"
+        "print('armed' if parent else 'not armed', flush=True); time.sleep(60)")
+run = SideRun("base", "c" * 40, (), Path("."), {"PYTHONPATH": sys.argv[1]})
+proc = subprocess.Popen([sys.executable, "-c", side], env=child_environ(run, {}), start_new_session=True)
+print(proc.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_side_dies_with_the_gate_even_when_the_gate_is_killed() -> None:
+    import signal
+    import time
+
+    gate = subprocess.Popen([sys.executable, "-c", GATE, str(HARNESS)], stdout=subprocess.PIPE, text=True)
+    assert gate.stdout is not None
+    side = int(gate.stdout.readline())
+    assert gate.stdout.readline().strip() == "armed"  # the side was told the gate's pid, as asv_child is
+    gate.send_signal(signal.SIGKILL)  # no finally, no handler: only the kernel's parent-death signal is left
+    gate.wait()
+    gate.stdout.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(side, 0)
+        except ProcessLookupError:
+            return
+        # a zombie (dead, not yet reaped by init) counts as gone
+        try:
+            if Path(f"/proc/{side}/stat").read_text().split(") ")[1].startswith("Z"):
+                return
+        except OSError:
+            return
+        time.sleep(0.1)
+    os.kill(side, signal.SIGKILL)
+    raise AssertionError("the side outlived the gate")

@@ -67,7 +67,7 @@ def test_bad_alpha(bad, match):
 def test_bad_looks_are_refused():
     with pytest.raises(ValueError, match="looks must be a tuple of increasing ints"):
         GateConfig(looks=(12, 8))
-    with pytest.raises(ValueError, match=r"looks must start at >= 8 rounds"):
+    with pytest.raises(ValueError, match=r"the look at 6 rounds needs >= 8"):
         GateConfig(alpha=0.05, looks=(6, 12, 16, 24, 32))
 
 
@@ -110,3 +110,31 @@ def test_resolution_grows_with_the_interval():
     narrow = decide(np.ones(16), np.exp(rng.normal(0, 0.002, 16)), "time", PR_GATE, matched=True)
     wide = decide(np.ones(16), np.exp(rng.normal(0, 0.02, 16)), "time", PR_GATE, matched=True)
     assert 0.01 < narrow.resolution < wide.resolution
+
+
+def test_look_alphas_spend_alpha_where_the_rounds_are():
+    """PR_GATE gives each look its own alpha; they add up to alpha, and each look's interval is bounded."""
+    assert math.isclose(sum(PR_GATE.alpha_at(n) for n in PR_GATE.looks), PR_GATE.alpha)
+    assert [PR_GATE.alpha_at(n) for n in (7, 8, 11, 12, 23, 24, 64)] == [0.008, 0.008, 0.008, 0.032, 0.032, 0.01, 0.01]
+    for n in PR_GATE.looks:
+        assert signed_rank.critical_rank(n, PR_GATE.alpha_at(n)) >= 1
+    assert GateConfig(alpha=0.05, looks=(8, 12)).alpha_at(12) == 0.025  # no look_alphas: equal shares
+
+
+@pytest.mark.parametrize(("looks", "alphas", "match"), [
+    ((8, 12), (0.01,), r"look_alphas must be one alpha in \(0, 1\) per look"),
+    ((8, 12), (0.01, 0.0), r"look_alphas must be one alpha in \(0, 1\) per look"),
+    ((8, 12), (0.03, 0.03), r"look_alphas must add up to at most alpha 0.05"),
+    ((7, 12), (0.005, 0.045), r"the look at 7 rounds needs >= 9"),
+])
+def test_bad_look_alphas_are_refused(looks, alphas, match):
+    with pytest.raises(ValueError, match=match):
+        GateConfig(alpha=0.05, looks=looks, look_alphas=alphas)
+
+
+def test_the_report_names_each_looks_level():
+    from perfharness.gate.outcome import GateOutcome
+    from perfharness.gate.report import render_markdown
+
+    text = render_markdown(GateOutcome((), PR_GATE, (), "a" * 40, "b" * 40, "gate", ""))
+    assert "99.2 / 96.8 / 99 %" in text and "at alpha 0.008, 0.032, 0.01 (together ≤ 0.05" in text

@@ -34,6 +34,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from perfharness.gate.config import GateConfig
 
 CASES = {
     "aa": "A/A: HEAD against itself",
@@ -106,7 +110,8 @@ def _gate(repo: Path, base: str, head: str, env_dir: Path, report: Path, budget:
     start = time.perf_counter()
     code = subprocess.run(
         [sys.executable, "-m", "perfharness.gate.run", base, head, "--repo", str(repo), "--report", str(report),
-         "--env-dir", str(env_dir), "--work", str(report.with_suffix("")), "--budget", str(budget)],
+         "--env-dir", str(env_dir), "--work", str(report.with_suffix("")), "--budget", str(budget),
+         "--record", str(report.with_suffix(".rounds.json"))],  # every trial's rounds kept: A/A ones are data
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     ).returncode
     return code, time.perf_counter() - start
@@ -134,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--simulate", nargs="*", type=Path, default=None, metavar="RECORD",
                         help=f"replay these A/A --record files instead of measuring (default {RECORDS}/*.json)")
     parser.add_argument("--runs", type=int, default=400, help="simulated gate runs per change (default 400)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="with --simulate: replay another rule, PR_GATE with these fields changed "
+                        "(e.g. --set looks=8,12,16 --set look_alphas=)")
     parser.add_argument("--plot", type=Path, default=None, help="with --simulate: draw the power curve here (PNG)")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
     parser.add_argument("--asv-continuous", action="store_true", help="also run asv continuous (defaults)")
@@ -151,7 +159,15 @@ def main(argv: list[str] | None = None) -> int:
         records = args.simulate or sorted(Path(RECORDS).glob("*.json"))
         if not records:
             parser.error(f"--simulate: no records given and none in {RECORDS}")
-        return _simulate(records, args.runs, args.plot, args.budget)
+        from perfharness.gate.config import PR_GATE, parse_config
+
+        try:
+            config = parse_config(args.overrides, base=PR_GATE)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return _simulate(records, args.runs, args.plot, args.budget, config)
+    if args.overrides:
+        parser.error("--set changes the replayed rule: it needs --simulate")
     if args.skip_gate and not args.asv_continuous:
         parser.error("--skip-gate leaves nothing to run without --asv-continuous")
     if unknown or args.trials < 1:
@@ -205,21 +221,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _simulate(records: list[Path], runs: int, plot: Path | None, budget: float) -> int:
+def _simulate(records: list[Path], runs: int, plot: Path | None, budget: float, config: GateConfig) -> int:
     """Replay A/A records with injected changes: the power curve and false alarms (no measuring)."""
-    from perfharness.gate.config import PR_GATE
     from perfharness.gate.simulate import budget_rounds, load_rounds, simulate
 
     try:
         rounds = load_rounds(records)
-        horizon = min(PR_GATE.looks[-1], budget_rounds(records, budget))
-        points = simulate(rounds, SIMULATED_CHANGES, runs=runs, horizon=horizon)
+        horizon = min(config.looks[-1], budget_rounds(records, budget))
+        points = simulate(rounds, SIMULATED_CHANGES, config=config, runs=runs, horizon=horizon)
     except (OSError, ValueError, KeyError) as exc:
         print(f"gate_power: cannot replay {', '.join(map(str, records))}: {exc}", file=sys.stderr)
         return 2
     print(f"{len(rounds)} recorded A/A rounds, {runs} simulated gate runs per change (exact 95 % intervals); "
           f"at most {horizon} rounds a run (--budget {budget:g} s at the records' round times), looks "
-          f"{', '.join(str(n) for n in PR_GATE.looks if n <= horizon)}")
+          f"{', '.join(f'{n} (alpha {config.alpha_at(n):g})' for n in config.looks if n <= horizon)}")
     print(f"{'metric':<46}{'change':>8}  {'flagged (regressed)':<30}{'false alarms':<30}{'undecided':<28}rounds")
     for pt in points:
         print(f"{pt.metric:<46}{100 * pt.change:>7.0f}%  {pt.flagged!s:<30}{pt.false_alarm!s:<30}"

@@ -3,8 +3,9 @@
 Paired (what ``nox -s gate`` uses; metrics in ``config.paired_kinds`` when ``decide(..., matched=True)``:
 b_k and h_k were measured together in round k): with d_k = log h_k − log b_k, the effect is
 r = exp(pseudo-median of d), the median of the Walsh averages (d_i + d_j)/2, i ≤ j, and [r_lo, r_hi] the
-exact Wilcoxon signed-rank interval at α / len(looks) (:mod:`perfharness.gate.signed_rank`). The
-interval is the test inverted, so they cannot disagree; the verdict reads the interval alone:
+exact Wilcoxon signed-rank interval at the look's alpha (``config.alpha_at(n)``;
+:mod:`perfharness.gate.signed_rank`). The interval is the test inverted, so they cannot disagree; the
+verdict reads the interval alone:
 
 - ``regressed``:  r_lo > 1 + t         ``improved``:  r_hi < 1 − t
 - ``unchanged``:  [r_lo, r_hi] ⊆ [1 − t, 1 + t]
@@ -244,9 +245,9 @@ def _ratio_decision(
 
 def _paired_decision(measured: Decision, base: np.ndarray, head: np.ndarray, config: GateConfig, t: float) -> Decision:
     """Base and head of round k measured together: decide on d_k = log h_k − log b_k with the exact
-    signed-rank interval of their pseudo-median at α / len(looks) (:mod:`perfharness.gate.signed_rank`)."""
+    signed-rank interval of their pseudo-median at the look's alpha (:mod:`perfharness.gate.signed_rank`)."""
     d = np.log(head) - np.log(base)
-    alpha = config.alpha_per_look
+    alpha = config.alpha_at(d.size)
     if config.estimator == "hodges_lehmann":
         ratio = math.exp(signed_rank.pseudo_median(d))
     else:
@@ -393,7 +394,7 @@ def decide(
         elif b.size < config.min_pairs():
             problems.append(
                 f"paired {checked_kind}: {b.size} rounds, but the signed-rank interval needs at least "
-                f"{config.min_pairs()} to be bounded at alpha {config.alpha_per_look:g}: run more rounds"
+                f"{config.min_pairs()} to be bounded at alpha {config.alpha_at(b.size):g}: run more rounds"
             )
     if problems:
         return Decision(benchmark, checked_kind, Verdict.ERROR, "; ".join(problems), n_base=b.size, n_head=h.size)

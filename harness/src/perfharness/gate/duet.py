@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Literal
 
 from perfharness.barrier import SIDE_ENV, SOCKET_ENV, BarrierStats, DuetBarrier
+from perfharness.procs import PARENT_ENV
 
 __all__ = ["MODES", "Mode", "RoundResult", "SideRun", "check_fixed_layout", "duet_cores", "fix_layout", "run_round"]
 
@@ -99,11 +100,17 @@ def check_fixed_layout() -> None:
                          "personality does not show ADDR_NO_RANDOMIZE; use --mode duet-aslr")
 
 
+def child_environ(run: SideRun, extra: Mapping[str, str]) -> dict[str, str]:
+    """A side's environment: its own, the round's extras, and this process's pid, so that asv_child dies
+    with the gate (killed or not), its forkserver and benchmark along (:mod:`perfharness.procs`)."""
+    return {**run.env, **extra, PARENT_ENV: str(os.getpid())}
+
+
 def _popen(run: SideRun, log: Path, core: int | None, extra: Mapping[str, str],
            fixed_layout: bool = False) -> subprocess.Popen[bytes]:
     # asv through perfharness.asv_child: atomic results files, and it dies with the gate, children and all
     cmd = [sys.executable, "-m", "perfharness.asv_child", *run.args]
-    env = {**run.env, **extra}
+    env = child_environ(run, extra)
     fh = log.open("ab")
     where = "" if core is None else f" on core {core}"
     fh.write(f"$ [{run.side}{where}{', fixed layout' if fixed_layout else ''}] {' '.join(cmd)}\n".encode())

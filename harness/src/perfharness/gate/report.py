@@ -114,7 +114,9 @@ def _thresholds(outcome: GateOutcome) -> list[str]:
     ]
     for kind, t in band.items():
         if kind in c.paired_kinds:
-            what = (f"the exact {100 * (1 - c.alpha_per_look):.4g} % Wilcoxon signed-rank interval of "
+            levels = " / ".join(f"{100 * (1 - c.alpha_at(n)):.4g}" for n in c.looks) if c.looks else (
+                f"{100 * (1 - c.alpha):.4g}")
+            what = (f"the exact {levels} % Wilcoxon signed-rank interval of "
                     f"{_PAIRED_ESTIMATORS[c.estimator]} (base and head measured together each round) > {1 + t:g}")
         else:
             what = (f"the {100 * c.confidence_level:g} % CI of {_ESTIMATORS[c.estimator]} > {1 + t:g} and "
@@ -122,11 +124,12 @@ def _thresholds(outcome: GateOutcome) -> list[str]:
         lines.append(f"| {kind} | ±{100 * t:g} % | the whole of {what} |")
     lines.append(f"| final loss | rel. tol. {c.loss_rtol:g} | \\|head − base\\| > {c.loss_rtol:g}·\\|base\\| |")
     looks = ", ".join(map(str, c.looks)) or "the rounds run"
+    alphas = ", ".join(f"{c.alpha_at(n):g}" for n in c.looks) or f"{c.alpha:g}"
     lines += [
         "",
         "Improved: the whole interval below 1 − t. Unchanged: the whole interval inside [1 − t, 1 + t]. "
         "Undecided: anything else — the gate measures more rounds, and exits 3 if its budget runs out first. "
-        f"Looks after {looks} rounds, each at alpha {c.alpha:g} / {max(1, len(c.looks))} (Bonferroni over the "
+        f"Looks after {looks} rounds, at alpha {alphas} (together ≤ {c.alpha:g}: Bonferroni over the "
         "looks): the chance that any look errs stays below alpha per metric. Resolution: the smallest change "
         "the final interval's width could have flagged.",
     ]
