@@ -216,3 +216,28 @@ def test_budget_between_looks_reports_the_last_looks_interval() -> None:
     assert decision.verdict is Verdict.UNDECIDED
     assert math.isfinite(decision.resolution) and decision.resolution > PR_GATE.time_threshold
     assert decision.reason.startswith("the budget ran out: at the last look, ratio")
+
+
+def test_a_budget_between_looks_brings_the_next_look_forward() -> None:
+    """Stopped after 11 rounds: the look at 12 happens at 11, at its own alpha, and can decide."""
+    import numpy as np
+    from perfharness.gate.asv_results import BenchmarkPair, Side
+    from perfharness.gate.config import PR_GATE
+    from perfharness.gate.decide import Verdict
+    from perfharness.gate.simulate import simulated_verdict
+
+    ledger = run._Ledger(PR_GATE)
+    rng = np.random.default_rng(1)
+    name = "gate.Gate.time_train(gd)"
+    wide = (0.03, -0.02, 0.0, 0.01, -0.01, 0.004, -0.004, 0.002)  # at 8 rounds, [min, max] reaches below 1.01
+    d = np.log(1.025) + np.array([*wide, *rng.normal(0, 0.004, 3)])
+    for k in range(11):
+        ledger.add([BenchmarkPair(name, Side(values=(1.0, 1.0)), Side(values=(float(np.exp(d[k])),) * 2))])
+        if k + 1 in PR_GATE.looks:
+            ledger.look([name], final=False)
+    ledger.look([name], final=True)  # what the round loop does when the budget stops it at 11
+    decision = ledger.outcome([name], "a", "b", "the budget ran out").decisions[0]
+    assert decision.verdict is Verdict.REGRESSED and "96.8 % signed-rank CI" in decision.reason
+    assert simulated_verdict(np.ones(11), np.exp(d), "time", PR_GATE) == (Verdict.REGRESSED, 11)  # as the gate
+    flat = rng.normal(0, 0.002, 11)
+    assert simulated_verdict(np.ones(11), np.exp(flat), "time", PR_GATE)[1] in (8, 11)

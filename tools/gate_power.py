@@ -12,6 +12,8 @@ its defaults on the same commits, side by side:
   mem10   training memory +10 %   goal: always flagged
   lr1     learning rate +1 %      goal: always flagged (numerics changed)
 
+``--redecide RECORD …``: no measuring; decides recorded runs again by the rule (``--set`` to change it).
+
 ``--simulate [FILE …]``: no measuring; replays recorded A/A rounds (``nox -s gate -- HEAD HEAD --rounds N
 --record FILE``; default: the committed ones, docs/data/gate-aa/*.json) with injected changes of 1–10 %
 through the gate's rule (perfharness.gate.simulate), at most as many rounds as ``--budget`` affords at the
@@ -139,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--simulate", nargs="*", type=Path, default=None, metavar="RECORD",
                         help=f"replay these A/A --record files instead of measuring (default {RECORDS}/*.json)")
     parser.add_argument("--runs", type=int, default=400, help="simulated gate runs per change (default 400)")
+    parser.add_argument("--redecide", nargs="+", type=Path, default=None, metavar="RECORD",
+                        help="decide these recorded runs (any --record file) again by the rule (PR_GATE, --set)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="with --simulate: replay another rule, PR_GATE with these fields changed "
                         "(e.g. --set looks=8,12,16 --set look_alphas=)")
@@ -153,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [c for c in cases if c not in CASES]
     if not args.budget > 0:
         parser.error(f"--budget must be > 0 seconds, got {args.budget}")
+    if args.redecide:
+        from perfharness.gate.config import PR_GATE, parse_config
+
+        try:
+            config = parse_config(args.overrides, base=PR_GATE)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return _redecide(args.redecide, config)
     if args.simulate is not None:
         if args.runs < 1:
             parser.error(f"--runs must be >= 1, got {args.runs}")
@@ -167,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(exc))
         return _simulate(records, args.runs, args.plot, args.budget, config)
     if args.overrides:
-        parser.error("--set changes the replayed rule: it needs --simulate")
+        parser.error("--set changes the replayed rule: it needs --simulate or --redecide")
     if args.skip_gate and not args.asv_continuous:
         parser.error("--skip-gate leaves nothing to run without --asv-continuous")
     if unknown or args.trials < 1:
@@ -218,6 +230,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{CASES[case]:<28}{rate:>14}{r['gate_codes']!s:>16}{gate_s:>8}{asv:>20}{asv_s:>8}")
     Path(args.json).write_text(json.dumps({"ballast_mb": ballast, "rows": rows, "work": str(tmp)}, indent=1))
     print(f"\nfigures: {args.json}; reports and logs: {tmp}")
+    return 0
+
+
+def _redecide(records: list[Path], config: GateConfig) -> int:
+    """Print each recorded run's verdicts under ``config`` and the exit code the gate would give."""
+    from perfharness.gate.decide import Verdict
+    from perfharness.gate.simulate import redecide
+
+    for path in records:
+        try:
+            verdicts = redecide(path, config)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"gate_power: {path} is not a gate record ({exc})", file=sys.stderr)
+            return 2
+        found = {v for v, _ in verdicts.values()}
+        code = (2 if Verdict.ERROR in found else 1 if found & {Verdict.REGRESSED, Verdict.NUMERICS_CHANGED}
+                else 3 if Verdict.UNDECIDED in found else 0)
+        cells = ", ".join(f"{name.split('.', 1)[1]} {v.value} ({n})" for name, (v, n) in sorted(verdicts.items())
+                          if "final_loss" not in name)
+        print(f"{path.name}: exit {code}: {cells}")
     return 0
 
 

@@ -103,7 +103,8 @@ class GateConfig:
     (:mod:`perfharness.gate.signed_rank`), so the interval and the test are one rule. The gate looks at
     the data after the rounds in ``looks`` and stops measuring a metric once it is decided; look j uses
     ``look_alphas[j]`` (default α / len(looks) each), with Σ look_alphas ≤ α (Bonferroni over the looks, with
-    weights), so the chance that any look errs stays ≤ α per metric.
+    weights), so the chance that any look errs stays ≤ α per metric. A budget that ends between two looks
+    brings the next look forward, with its α (:meth:`alpha_at`).
 
     Unpaired (results of separate runs): r is the ratio of medians or the Hodges–Lehmann ratio
     (``estimator``), the interval a percentile bootstrap at ``confidence_level``, and the verdicts above
@@ -182,17 +183,20 @@ class GateConfig:
         return self.loss_rtol
 
     def alpha_at(self, n: int) -> float:
-        """The significance of a paired decision on ``n`` rounds: that of the last look at or before ``n``
-        (the first look's below it); α / len(looks) each unless ``look_alphas`` says otherwise.
+        """The significance of a paired decision on ``n`` rounds: that of the first look at or after ``n``
+        (the last look's beyond them); α / len(looks) each unless ``look_alphas`` says otherwise.
 
-        >>> [round(PR_GATE.alpha_at(n), 4) for n in (8, 12, 13, 24, 40)]
-        [0.008, 0.032, 0.032, 0.01, 0.01]
+        A run whose budget ends between two looks looks once more, at the rounds it has, with the α of the
+        look it cannot reach: each look's α is still spent at most once, so Σ α stays ≤ α.
+
+        >>> [round(PR_GATE.alpha_at(n), 4) for n in (8, 11, 12, 13, 24, 40)]
+        [0.008, 0.032, 0.032, 0.01, 0.01, 0.01]
         """
         if not self.looks:
             return self.alpha
         if not self.look_alphas:
             return self.alpha / len(self.looks)
-        j = max([i for i, look in enumerate(self.looks) if look <= n], default=0)
+        j = min([i for i, look in enumerate(self.looks) if look >= n], default=len(self.looks) - 1)
         return float(self.look_alphas[j])
 
     def min_pairs(self) -> int:

@@ -8,7 +8,8 @@
    loss, deterministic, only in the first ``LOSS_ROUNDS``.
 3. After the rounds in ``config.looks`` decide each paired metric on its per-round log ratios
    (:mod:`perfharness.gate.decide`); a decided metric is no longer measured. Stop when every metric is
-   decided, the last look is done, or the wall ``budget_s`` would be exceeded by another round.
+   decided, the last look is done, or the wall ``budget_s`` would be exceeded by another round; a budget
+   that ends between two looks brings the next one forward, at its α (``GateConfig.alpha_at``).
 4. Write the report and exit 0 pass, 1 regression or numerics changed, 2 could not measure, 3 undecided.
 """
 
@@ -282,6 +283,8 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
         elapsed = time.perf_counter() - started
         if k and elapsed + longest > budget_s:
             say(f"budget: {elapsed:.0f} s spent, a round takes up to {longest:.0f} s; stopping after {k} rounds")
+            if rounds is None and k > config.looks[0] and k not in config.looks:  # the unreached look, now
+                ledger.look([n for n in names if metric_kind(n) != "loss"], final=True)
             break
         if rounds is None:
             todo = ledger.undecided(names, k)

@@ -30,7 +30,7 @@ from scipy import stats
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind
 from perfharness.gate.decide import Verdict, decide, round_value
 
-__all__ = ["Rate", "SimulationPoint", "budget_rounds", "load_rounds", "simulate", "simulated_verdict"]
+__all__ = ["Rate", "SimulationPoint", "budget_rounds", "load_rounds", "redecide", "simulate", "simulated_verdict"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,30 @@ def load_rounds(paths: Iterable[Path]) -> list[dict[str, float]]:
     return rounds
 
 
+def redecide(path: Path, config: GateConfig = PR_GATE) -> dict[str, tuple[Verdict, int]]:
+    """Each metric of a ``--record`` file (any run, A/A or not) decided again by ``config``'s rule on the
+    rounds it was measured in: the verdict and the rounds it used. The record holds every round a metric
+    was measured in, so a rule that only changes the looks gives what that run would have reported."""
+    data = json.loads(Path(path).read_text())
+    per: dict[str, list[list[float]]] = {}
+    for rnd in data["rounds"]:
+        for name, v in rnd["pairs"].items():
+            samples = rnd.get("samples", {}).get(name)
+            value = round_value(*samples)[2] if samples else float(v[2]) if len(v) > 2 else math.log(v[1] / v[0])
+            per.setdefault(name, []).append([float(v[0]), float(v[1]), value])
+    out: dict[str, tuple[Verdict, int]] = {}
+    for name, rows in per.items():
+        kind = metric_kind(name)
+        base, head, d = (np.array(x) for x in zip(*rows, strict=True))
+        if kind == "loss":
+            out[name] = (decide(base, head, kind, config).verdict, len(rows))
+        elif d.size < config.looks[0]:
+            out[name] = (Verdict.UNDECIDED, int(d.size))
+        else:
+            out[name] = simulated_verdict(np.ones(d.size), np.exp(d), kind, config)
+    return out
+
+
 def budget_rounds(paths: Iterable[Path], budget_s: float) -> int:
     """How many rounds a gate run with ``budget_s`` affords at the records' round times: the slowest first
     round (it also builds and installs), then as many median later rounds as fit, as the gate stops."""
@@ -116,15 +140,17 @@ def _point(metric: str, change: float, verdicts: Sequence[Verdict], used: Sequen
 
 
 def simulated_verdict(base: np.ndarray, head: np.ndarray, kind: str, config: GateConfig) -> tuple[Verdict, int]:
-    """The gate's sequential rule on one metric's rounds: the verdict and the rounds it took."""
+    """The gate's sequential rule on one metric's rounds (as many as the budget allows): the verdict and the
+    rounds it took. Like the gate, a budget that ends between two looks looks once more at its end."""
     verdict = Verdict.UNDECIDED
-    for n in config.looks:
-        if n > base.size:
+    end = min(base.size, config.looks[-1])
+    for n in [*(look for look in config.looks if look <= end), *([] if end in config.looks else [end])]:
+        if n < config.looks[0]:
             break
         verdict = decide(base[:n], head[:n], kind, config, matched=True).verdict
         if verdict is not Verdict.UNDECIDED:
             return verdict, n
-    return verdict, min(base.size, config.looks[-1])
+    return verdict, end
 
 
 def simulate(
