@@ -188,7 +188,7 @@ def test_sampler_defaults_to_this_process_and_cross_checks_ru_maxrss() -> None:
     reading = sampler.reading
     assert reading.pid == os.getpid()
     assert reading.peak_rss_mb == pytest.approx(100, abs=10)
-    assert reading.duration_s > 0  # the window was measured (its length is a wall-clock figure, not asserted)
+    assert reading.n_samples >= 2  # the baseline and the final read, at least (the window's length is not asserted)
     assert reading.mean_interval_s > 0
     if sys.platform != "win32":
         assert reading.lifetime_max_rss_source == "ru_maxrss"

@@ -157,13 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [c for c in cases if c not in CASES]
     if not args.budget > 0:
         parser.error(f"--budget must be > 0 seconds, got {args.budget}")
-    if args.redecide:
-        from perfharness.gate.config import PR_GATE, parse_config
+    from perfharness.gate.config import PR_GATE, parse_config
 
-        try:
-            config = parse_config(args.overrides, base=PR_GATE)
-        except ValueError as exc:
-            parser.error(str(exc))
+    try:
+        config = parse_config(args.overrides, base=PR_GATE)  # the rule --simulate and --redecide apply
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.redecide:
         return _redecide(args.redecide, config)
     if args.simulate is not None:
         if args.runs < 1:
@@ -171,12 +171,6 @@ def main(argv: list[str] | None = None) -> int:
         records = args.simulate or sorted(Path(RECORDS).glob("*.json"))
         if not records:
             parser.error(f"--simulate: no records given and none in {RECORDS}")
-        from perfharness.gate.config import PR_GATE, parse_config
-
-        try:
-            config = parse_config(args.overrides, base=PR_GATE)
-        except ValueError as exc:
-            parser.error(str(exc))
         return _simulate(records, args.runs, args.plot, args.budget, config)
     if args.overrides:
         parser.error("--set changes the replayed rule: it needs --simulate or --redecide")
@@ -235,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _redecide(records: list[Path], config: GateConfig) -> int:
     """Print each recorded run's verdicts under ``config`` and the exit code the gate would give."""
-    from perfharness.gate.decide import Verdict
+    from perfharness.gate.config import metric_kind
+    from perfharness.gate.decide import Decision
+    from perfharness.gate.outcome import GateOutcome
     from perfharness.gate.simulate import redecide
 
     for path in records:
@@ -244,9 +240,8 @@ def _redecide(records: list[Path], config: GateConfig) -> int:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             print(f"gate_power: {path} is not a gate record ({exc})", file=sys.stderr)
             return 2
-        found = {v for v, _ in verdicts.values()}
-        code = (2 if Verdict.ERROR in found else 1 if found & {Verdict.REGRESSED, Verdict.NUMERICS_CHANGED}
-                else 3 if Verdict.UNDECIDED in found else 0)
+        decisions = tuple(Decision(name, metric_kind(name), v, "redecided") for name, (v, _) in verdicts.items())
+        code = GateOutcome(decisions, config).exit_code  # the gate's own mapping of verdicts to exit codes
         cells = ", ".join(f"{name.split('.', 1)[1]} {v.value} ({n})" for name, (v, n) in sorted(verdicts.items())
                           if "final_loss" not in name)
         print(f"{path.name}: exit {code}: {cells}")

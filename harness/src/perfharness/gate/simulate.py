@@ -66,6 +66,16 @@ class SimulationPoint:
     median_rounds: float
 
 
+def _round_d(rnd: dict, name: str) -> float:
+    """A recorded round's log ratio for ``name``: recomputed from its samples by the gate's estimator when
+    the record has them, else the recorded value."""
+    samples = rnd.get("samples", {}).get(name)
+    if samples:
+        return round_value(*samples)[2]
+    v = rnd["pairs"][name]
+    return float(v[2]) if len(v) > 2 else math.log(v[1] / v[0])
+
+
 def load_rounds(paths: Iterable[Path]) -> list[dict[str, float]]:
     """Every recorded round of the given ``--record`` files: {metric: d}; refuses non-A/A files."""
     rounds: list[dict[str, float]] = []
@@ -74,9 +84,7 @@ def load_rounds(paths: Iterable[Path]) -> list[dict[str, float]]:
         if data.get("base") != data.get("head"):
             raise ValueError(f"{path}: not an A/A record (base {data.get('base')} != head {data.get('head')})")
         for rnd in data["rounds"]:
-            samples = rnd.get("samples", {})
-            rounds.append({k: round_value(*samples[k])[2] if k in samples else
-                           float(v[2]) if len(v) > 2 else math.log(v[1] / v[0]) for k, v in rnd["pairs"].items()})
+            rounds.append({k: _round_d(rnd, k) for k in rnd["pairs"]})
     if not rounds:
         raise ValueError("no recorded rounds in the given files")
     return rounds
@@ -90,9 +98,7 @@ def redecide(path: Path, config: GateConfig = PR_GATE) -> dict[str, tuple[Verdic
     per: dict[str, list[list[float]]] = {}
     for rnd in data["rounds"]:
         for name, v in rnd["pairs"].items():
-            samples = rnd.get("samples", {}).get(name)
-            value = round_value(*samples)[2] if samples else float(v[2]) if len(v) > 2 else math.log(v[1] / v[0])
-            per.setdefault(name, []).append([float(v[0]), float(v[1]), value])
+            per.setdefault(name, []).append([float(v[0]), float(v[1]), _round_d(rnd, name)])
     out: dict[str, tuple[Verdict, int]] = {}
     for name, rows in per.items():
         kind = metric_kind(name)
