@@ -89,6 +89,10 @@ def test_noop_change_passes(clone):
     assert "unchanged" in line
     # the benchmark processes after each side's first loaded the compiled loop from its XLA cache
     assert list(repo.glob(".asv/gate/*/base/xla-cache/*XLA_CPU_JIT*")), proc.stdout
+    # asv discovered the suite in the first round only, once per side; the 8+ rounds after reused that list
+    work = max(repo.glob(".asv/gate/*/"), key=lambda p: p.stat().st_mtime)  # this run's
+    assert (work / "asv.log").read_text().count("Discovering benchmarks") == 2
+    assert len(list(work.glob("round-*/head"))) >= 8
 
 
 def test_large_slowdown_fails_naming_the_benchmark(clone):

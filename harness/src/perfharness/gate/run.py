@@ -5,7 +5,8 @@
 2. Measure in rounds. A round runs the gate suite once per commit as a pair (:mod:`perfharness.gate.duet`:
    by default both at once, one core each, every sample started together); each side has its own asv
    environment and XLA compilation cache. A round measures only the metrics still undecided; the final
-   loss, deterministic, only in the first ``LOSS_ROUNDS``.
+   loss, deterministic, only in the first ``LOSS_ROUNDS``. asv discovers the suite in the first round only;
+   later rounds reuse that list (:data:`perfharness.asv_child.DISCOVERED_ENV`).
 3. After the rounds in ``config.looks`` decide each paired metric on its per-round log ratios
    (:mod:`perfharness.gate.decide`); a decided metric is no longer measured. Stop when every metric is
    decided, the last look is done, or the wall ``budget_s`` would be exceeded by another round; a budget
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perfharness.asv_child import NO_MATCH_EXIT
+from perfharness.asv_child import DISCOVERED_ENV, NO_MATCH_EXIT
 from perfharness.gate.asv_results import ResultsError, load_pairs
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind, parse_config
 from perfharness.gate.decide import EXIT_ERROR, Decision, Verdict, decide, half_iqr, round_value
@@ -189,7 +190,11 @@ def _side_runs(repo: Path, work: Path, k: int, commits: Mapping[str, str], selec
                           env_dir=str(env_root / slot))
         args = ("run", "--config", str(conf), "--machine", MACHINE, "--record-samples", "--bench", selection,
                 "--show-stderr", f"{commits[side]}^!")
-        runs.append(SideRun(side, commits[side], args, results, side_environ(work, side, project)))
+        env = side_environ(work, side, project)
+        listed = work / "round-0" / side / "benchmarks.json"  # what the first round discovered, for the rest
+        if k and listed.is_file():
+            env[DISCOVERED_ENV] = str(listed)
+        runs.append(SideRun(side, commits[side], args, results, env))
     return runs
 
 
