@@ -140,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=300.0, help="the gate's --budget in seconds (default 300)")
     parser.add_argument("--simulate", nargs="*", type=Path, default=None, metavar="RECORD",
                         help=f"replay these A/A --record files instead of measuring (default {RECORDS}/*.json)")
+    parser.add_argument("--round-times", nargs="+", type=Path, default=None, metavar="RECORD",
+                        help="with --simulate: the rounds a run affords come from these records' round times "
+                        "(default: the replayed records'), e.g. when the gate's rounds got cheaper")
     parser.add_argument("--runs", type=int, default=400, help="simulated gate runs per change (default 400)")
     parser.add_argument("--redecide", nargs="+", type=Path, default=None, metavar="RECORD",
                         help="decide these recorded runs (any --record file) again by the rule (PR_GATE, --set)")
@@ -171,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         records = args.simulate or sorted(Path(RECORDS).glob("*.json"))
         if not records:
             parser.error(f"--simulate: no records given and none in {RECORDS}")
-        return _simulate(records, args.runs, args.plot, args.budget, config)
+        return _simulate(records, args.runs, args.plot, args.budget, config, args.round_times or records)
     if args.overrides:
         parser.error("--set changes the replayed rule: it needs --simulate or --redecide")
     if args.skip_gate and not args.asv_continuous:
@@ -248,20 +251,24 @@ def _redecide(records: list[Path], config: GateConfig) -> int:
     return 0
 
 
-def _simulate(records: list[Path], runs: int, plot: Path | None, budget: float, config: GateConfig) -> int:
-    """Replay A/A records with injected changes: the power curve and false alarms (no measuring)."""
+def _simulate(records: list[Path], runs: int, plot: Path | None, budget: float, config: GateConfig,
+              timed: list[Path]) -> int:
+    """Replay A/A records with injected changes: the power curve and false alarms (no measuring); a run
+    affords as many rounds as ``budget`` buys at the round times of ``timed``."""
     from perfharness.gate.simulate import budget_rounds, load_rounds, simulate
 
     try:
         rounds = load_rounds(records)
-        horizon = min(config.looks[-1], budget_rounds(records, budget))
+        horizon = min(config.looks[-1], budget_rounds(timed, budget))
         points = simulate(rounds, SIMULATED_CHANGES, config=config, runs=runs, horizon=horizon)
     except (OSError, ValueError, KeyError) as exc:
         print(f"gate_power: cannot replay {', '.join(map(str, records))}: {exc}", file=sys.stderr)
         return 2
+    looks = ", ".join(f"{n} (alpha {config.alpha_at(n):g})" for n in config.looks if n <= horizon)
+    if horizon > config.looks[0] and horizon not in config.looks:  # the gate looks there too, as it stops
+        looks += f", then the budget's end at {horizon} (alpha {config.alpha_at(horizon):g})"
     print(f"{len(rounds)} recorded A/A rounds, {runs} simulated gate runs per change (exact 95 % intervals); "
-          f"at most {horizon} rounds a run (--budget {budget:g} s at the records' round times), looks "
-          f"{', '.join(f'{n} (alpha {config.alpha_at(n):g})' for n in config.looks if n <= horizon)}")
+          f"at most {horizon} rounds a run (--budget {budget:g} s at the records' round times), looks {looks}")
     print(f"{'metric':<46}{'change':>8}  {'flagged (regressed)':<30}{'false alarms':<30}{'undecided':<28}rounds")
     for pt in points:
         print(f"{pt.metric:<46}{100 * pt.change:>7.0f}%  {pt.flagged!s:<30}{pt.false_alarm!s:<30}"
