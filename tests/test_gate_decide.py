@@ -429,6 +429,9 @@ def test_paired_pseudo_median_by_hand():
     ([0.1] * 6, [0.1] * 7, r"paired time: 6 base but 7 head runs; rounds must match"),
     ([0.1] * 5, [0.11] * 5,
      r"paired time: 5 rounds, but the signed-rank interval needs at least 6 to be bounded at alpha 0.05"),
+    ([0.1] * 3, [0.11] * 3,  # fewer than min_samples too: the message is about rounds, not asv's samples
+     r"^paired time: 3 rounds, but the signed-rank interval needs at least 6 to be bounded at alpha 0.05: "
+     r"run more rounds$"),
 ])
 def test_paired_needs_matched_rounds_enough_to_decide(base, head, match):
     d = decide(base, head, "time", PAIRED, benchmark=TIME, matched=True)

@@ -375,11 +375,12 @@ def decide(
     b, b_problem = _as_samples(base, "base")
     h, h_problem = _as_samples(head, "head")
     problems = [p for p in (b_problem, h_problem) if p]
+    paired = matched and checked_kind in config.paired_kinds
     if checked_kind != "loss":
         for side, arr, problem in (("base", b, b_problem), ("head", h, h_problem)):
             if problem:
                 continue
-            if arr.size < config.min_samples:
+            if arr.size < config.min_samples and not paired:  # paired: too few rounds, said below
                 problems.append(
                     f"{side}: too few samples ({arr.size} < min_samples {config.min_samples}); asv keeps "
                     "per-repeat samples only for time_* benchmarks run with --record-samples, otherwise "
@@ -387,7 +388,6 @@ def decide(
                 )
             elif float(arr.min()) <= 0:
                 problems.append(f"{side}: non-positive {checked_kind} sample {float(arr.min())!r}")
-    paired = matched and checked_kind in config.paired_kinds
     if paired and not problems:
         if b.size != h.size:
             problems.append(f"paired {checked_kind}: {b.size} base but {h.size} head runs; rounds must match")
