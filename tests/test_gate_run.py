@@ -241,3 +241,11 @@ def test_a_budget_between_looks_brings_the_next_look_forward() -> None:
     assert simulated_verdict(np.ones(11), np.exp(d), "time", PR_GATE) == (Verdict.REGRESSED, 11)  # as the gate
     flat = rng.normal(0, 0.002, 11)
     assert simulated_verdict(np.ones(11), np.exp(flat), "time", PR_GATE)[1] in (8, 11)
+
+
+def test_the_budget_keeps_room_for_the_runs_tail() -> None:
+    """--budget bounds the whole run: a round as long as the longest so far must fit with the tail (report)."""
+    assert run.another_round_fits(0.0, 25.0, 300.0)
+    assert run.another_round_fits(300.0 - 25.0 - run.TAIL_S, 25.0, 300.0)
+    assert not run.another_round_fits(300.0 - 25.0 - run.TAIL_S + 0.5, 25.0, 300.0)
+    assert not run.another_round_fits(280.0, 20.0, 300.0)  # it would end at the budget, with no room for the report

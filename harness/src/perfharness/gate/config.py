@@ -236,7 +236,7 @@ def parse_config(overrides: Sequence[str], base: GateConfig | None = None) -> Ga
 
 #: What ``nox -s gate`` uses. Its inputs are concurrent pairs (base and head in the same round, at the same
 #: time, one core each; see :mod:`perfharness.gate.duet`), decided paired by round with the exact signed-rank
-#: interval, looked at after 8 and 24 rounds. The default 5-minute budget reaches 12–17 rounds on a 2-core
+#: interval, looked at after 8 and 24 rounds. The default 5-minute budget reaches 12–16 rounds on a 2-core
 #: runner at 17–22 s a round, CI's rerun with 600 s 24: so a default run decides at 8 (α 0.008, the least that
 #: bounds an 8-round interval: 2/2⁸) or where its budget ends, which brings the look at 24 forward with the
 #: rest of α, 0.042; a look in between would only spend α where few runs stop (docs/MEASUREMENTS.md, "alpha
