@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from perfharness.barrier import SIDE_ENV, SOCKET_ENV, DuetBarrier
+from perfharness.gate.budget import another_round_fits, rounds_within
 from perfharness.gate.config import PR_GATE
 from perfharness.gate.decide import round_value
 from perfharness.gate.simulate import budget_rounds, load_rounds, simulate
@@ -112,10 +113,20 @@ def _record(path: Path, seconds: list[float], d: list[float], head: str = "a" * 
     return path
 
 
-def test_budget_rounds_counts_the_first_round_then_median_rounds(tmp_path: Path) -> None:
+def test_budget_rounds_follows_the_gates_own_rule(tmp_path: Path) -> None:
     rec = _record(tmp_path / "r.json", [40.0, 20.0, 19.0, 21.0], [0.0] * 4)
-    assert budget_rounds([rec], 300.0) == 1 + 260 // 20
+    # The 13th round starts at 40 + 11 * 20 = 260 s; a 14th would start at 280 s, and a 20.8-s round (the
+    # 90th percentile) with the 3-s tail no longer fits in 300 s. Before, the replay counted 1 + 260 // 20 = 14:
+    # a round that ends at the budget, with no room for the report, which the gate never starts.
+    assert budget_rounds([rec], 300.0) == 13
     assert budget_rounds([rec], 30.0) == 1
+    assert budget_rounds([rec], 300.0) == rounds_within(40.0, 20.0, 20.8, 300.0)
+    assert not another_round_fits(40.0 + 12 * 20.0, 20.8, 300.0)
+
+
+def test_rounds_within_refuses_a_round_time_that_is_not_positive() -> None:
+    with pytest.raises(ValueError, match="round times must be positive"):
+        rounds_within(30.0, 0.0, 20.0, 300.0)
 
 
 def test_load_rounds_recomputes_from_samples_and_refuses_non_aa(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ import numpy as np
 
 from perfharness.asv_child import DISCOVERED_ENV, NO_MATCH_EXIT
 from perfharness.gate.asv_results import ResultsError, load_pairs
+from perfharness.gate.budget import TAIL_S, another_round_fits
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind, parse_config
 from perfharness.gate.decide import EXIT_ERROR, Decision, Verdict, decide, half_iqr, round_value
 from perfharness.gate.duet import MODES, Mode, SideRun, check_fixed_layout, run_round
@@ -45,7 +46,8 @@ from perfharness.project import Project, load_project
 from perfharness.results import scan_run
 from perfharness.runner import asv_config
 
-__all__ = ["DEFAULT_BUDGET_S", "GateError", "another_round_fits", "asv_environ", "main", "run_gate"]
+# another_round_fits and TAIL_S: the budget's rule, in perfharness.gate.budget (the replay uses it too)
+__all__ = ["DEFAULT_BUDGET_S", "TAIL_S", "GateError", "another_round_fits", "asv_environ", "main", "run_gate"]
 
 DEFAULT_BUDGET_S = 300.0
 # The final loss is deterministic: two processes per side show that it is (and catch it when it is not).
@@ -54,18 +56,6 @@ MACHINE = "gate"
 ASV_TIMEOUT_S = 1800
 # XLA's persistent compilation cache, one per side and gate run: only a commit's first process compiles.
 XLA_CACHE = "xla-cache"
-# What a run spends after its last round (the last results, the report, the sides' fingerprints: ~1 s here),
-# with a margin: --budget bounds the whole run, start-up and report included, not only its rounds.
-TAIL_S = 3.0
-
-
-def another_round_fits(elapsed_s: float, longest_s: float, budget_s: float) -> bool:
-    """Whether a round as long as the longest so far, and the run's tail, still fit in the budget.
-
-    >>> another_round_fits(270.0, 25.0, 300.0), another_round_fits(273.0, 25.0, 300.0)
-    (True, False)
-    """
-    return elapsed_s + longest_s + TAIL_S <= budget_s
 
 
 class GateError(Exception):

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from perfharness.gate.budget import rounds_within
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind
 from perfharness.gate.decide import Verdict, decide, round_value
 
@@ -113,8 +114,9 @@ def redecide(path: Path, config: GateConfig = PR_GATE) -> dict[str, tuple[Verdic
 
 
 def budget_rounds(paths: Iterable[Path], budget_s: float) -> int:
-    """How many rounds a gate run with ``budget_s`` affords at the records' round times: the slowest first
-    round (it also builds and installs), then as many median later rounds as fit, as the gate stops."""
+    """How many rounds a gate run with ``budget_s`` affords at the records' round times, by the gate's own
+    rule (:func:`~perfharness.gate.budget.rounds_within`): the slowest first round (it also builds and
+    installs), then median later rounds while one as long as their 90th percentile, and the run's tail, fit."""
     firsts: list[float] = []
     later: list[float] = []
     for path in paths:
@@ -124,7 +126,7 @@ def budget_rounds(paths: Iterable[Path], budget_s: float) -> int:
         later += [float(s) for s in secs[1:] if s]
     if not firsts or not later:
         raise ValueError("the records hold no round times (seconds)")
-    return 1 + max(0, int((budget_s - max(firsts)) // float(np.median(later))))
+    return rounds_within(max(firsts), float(np.median(later)), float(np.quantile(later, 0.9)), budget_s)
 
 
 def _worst(verdicts: Sequence[Verdict]) -> Verdict:
