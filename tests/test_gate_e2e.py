@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from perfharness.gate.run import LAYOUTS
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_LINE = "        seconds = time.perf_counter() - start\n"
@@ -88,13 +87,10 @@ def test_noop_change_passes(clone):
     assert "PASS" in report and "gate.Gate.time_train(gd)" in report
     line = next(ln for ln in report.splitlines() if "gate.Gate.time_train(gd)" in ln)
     assert "unchanged" in line
-    work = max(repo.glob(".asv/gate/*/"), key=lambda p: p.stat().st_mtime)  # this run's
-    # each side compiled LAYOUTS layouts, one per round until then, and its later rounds loaded them again
-    for side in ("base", "head"):
-        caches = sorted(work.glob(f"{side}/xla-cache-*"))
-        assert [c.name for c in caches] == [f"xla-cache-{i}" for i in range(LAYOUTS)], caches
-        assert all(list(c.glob("*XLA_CPU_JIT*")) for c in caches), proc.stdout
+    # the benchmark processes after each side's first loaded the compiled loop from its XLA cache
+    assert list(repo.glob(".asv/gate/*/base/xla-cache/*XLA_CPU_JIT*")), proc.stdout
     # asv discovered the suite in the first round only, once per side; the 8+ rounds after reused that list
+    work = max(repo.glob(".asv/gate/*/"), key=lambda p: p.stat().st_mtime)  # this run's
     assert (work / "asv.log").read_text().count("Discovering benchmarks") == 2
     assert len(list(work.glob("round-*/head"))) >= 8
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from perfharness.gate import run, selection
 from perfharness.gate.config import GateConfig
-from perfharness.project import Project
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -167,15 +166,6 @@ def test_asv_environ_keeps_existing_xla_flags(tmp_path):
     assert env["PATH"] == "/bin"
     assert env["TF_XLA_FLAGS"] == f"--tf_xla_auto_jit=0 --tf_xla_persistent_cache_directory={tmp_path / run.XLA_CACHE}"
     assert run.asv_environ(tmp_path, {})["TF_XLA_FLAGS"].startswith("--tf_xla_persistent")
-
-
-def test_each_round_uses_its_layouts_cache(tmp_path):
-    project = Project(root=tmp_path)
-    dirs = [run.side_environ(tmp_path, "head", project, k)["TF_XLA_FLAGS"].split("=")[-1] for k in range(6)]
-    expected = [tmp_path / "head" / f"{run.XLA_CACHE}-{k % run.LAYOUTS}" for k in range(6)]
-    assert dirs == [str(p) for p in expected]
-    assert len(set(dirs)) == run.LAYOUTS == 4  # rounds 4 and 5 load layouts 0 and 1 again
-    assert run.side_environ(tmp_path, "base", project, 1)["HOME"] == str(tmp_path / "base" / "home")
 
 
 def test_asv_environ_makes_tensorflow_cache_the_compiled_loop(tmp_path):

@@ -54,14 +54,8 @@ DEFAULT_BUDGET_S = 300.0
 LOSS_ROUNDS = 2
 MACHINE = "gate"
 ASV_TIMEOUT_S = 1800
-# XLA's persistent compilation cache, per side and gate run: only the first process of a layout compiles.
+# XLA's persistent compilation cache, one per side and gate run: only a commit's first process compiles.
 XLA_CACHE = "xla-cache"
-# Compiled layouts per side, round k using layout k % LAYOUTS. An XLA compile emits the same machine code but
-# links its functions in another order, so another compile puts the code elsewhere, and SGD's speed moves with
-# where its code lands (~1 % SD between compiles of one loop; docs/MEASUREMENTS.md). One cache per side froze
-# one draw per side for the whole run: a bias between the sides that no number of rounds averages out. Four
-# draws halve it, for three more compiles (~2 s each) a run.
-LAYOUTS = 4
 
 
 class GateError(Exception):
@@ -94,12 +88,12 @@ def dirty_paths(repo: Path, watched: Sequence[str] | None = None) -> list[str]:
 
 
 def asv_environ(work: Path, environ: Mapping[str, str] | None = None,
-                project_env: Mapping[str, str] | None = None, cache: str = XLA_CACHE) -> dict[str, str]:
+                project_env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a side's asv runs: ``environ`` (default: this process's) plus the project's
-    ``[tool.perfharness] env``, with XLA's persistent compilation cache ``work / cache`` added to any
+    ``[tool.perfharness] env``, with XLA's persistent compilation cache in ``work`` added to any
     ``TF_XLA_FLAGS`` already set."""
     env = {**dict(project_env or {}), **dict(os.environ if environ is None else environ)}
-    flag = f"--tf_xla_persistent_cache_directory={work / cache}"
+    flag = f"--tf_xla_persistent_cache_directory={work / XLA_CACHE}"
     env["TF_XLA_FLAGS"] = f"{env['TF_XLA_FLAGS']} {flag}" if env.get("TF_XLA_FLAGS") else flag
     return env
 
@@ -178,11 +172,11 @@ class _Ledger:
         return GateOutcome(tuple(decisions), self.config, (), base, head, MACHINE, "")
 
 
-def side_environ(work: Path, side: str, project: Project, k: int = 0) -> dict[str, str]:
-    """A side's environment in round ``k``: its own XLA cache for layout ``k % LAYOUTS`` and its own HOME —
-    asv rewrites ``~/.asv-machine.json`` (not atomically) at every run, so two runs at once would read each
-    other's half-written file — with pip's cache kept where it was."""
-    env = asv_environ(work / side, None, project.env, cache=f"{XLA_CACHE}-{k % LAYOUTS}")
+def side_environ(work: Path, side: str, project: Project) -> dict[str, str]:
+    """A side's environment: its own XLA cache and its own HOME — asv rewrites ``~/.asv-machine.json``
+    (not atomically) at every run, so two runs at once would read each other's half-written file — with
+    pip's cache kept where it was."""
+    env = asv_environ(work / side, None, project.env)
     env.setdefault("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
     env["HOME"] = str(work / side / "home")
     return env
@@ -198,7 +192,7 @@ def _side_runs(repo: Path, work: Path, k: int, commits: Mapping[str, str], selec
                           env_dir=str(env_root / slot))
         args = ("run", "--config", str(conf), "--machine", MACHINE, "--record-samples", "--bench", selection,
                 "--show-stderr", f"{commits[side]}^!")
-        env = side_environ(work, side, project, k)
+        env = side_environ(work, side, project)
         listed = work / "round-0" / side / "benchmarks.json"  # what the first round discovered, for the rest
         if k and listed.is_file():
             env[DISCOVERED_ENV] = str(listed)
