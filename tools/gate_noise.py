@@ -7,6 +7,11 @@ per-round log ratio head/base, with a bootstrap 95 % interval, per mode. The rec
 to ``--out`` (one JSON per block), the input of ``tools.gate_power --simulate``.
 ``--summarize FILE…`` prints the same table from records already made (grouped by their mode), adding a
 robust spread (1.4826·MAD), which one wild round does not move.
+``--between-runs FILE…`` asks whether runs of unchanged code differ by more than their rounds' noise: per
+metric, each run's mean log ratio m_j with its standard error s_j, Cochran's Q = Σ (m_j − m̄)²/s_j² (m̄ the
+1/s²-weighted mean; χ² with J − 1 degrees of freedom when every run measures the same truth) and the
+DerSimonian–Laird between-run SD τ. A τ above 0 is a per-run bias between the sides that more rounds do not
+average out.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from perfharness.gate.duet import MODES
 from perfharness.gate.run import GateError, run_gate
+from scipy import stats
 
 
 def log_ratios(records: Sequence[dict]) -> dict[str, list[float]]:
@@ -52,9 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--env-dir", type=Path, default=None, help="the sides' asv environments")
     parser.add_argument("--summarize", type=Path, nargs="+", metavar="FILE", default=None,
                         help="only print the table for these records (grouped by their mode); measure nothing")
+    parser.add_argument("--between-runs", type=Path, nargs="+", metavar="FILE", default=None,
+                        help="records of unchanged code: do the runs differ by more than their rounds' noise?")
     args = parser.parse_args(argv)
     if args.summarize:
         return summarize_files(args.summarize)
+    if args.between_runs:
+        return between_runs_files(args.between_runs)
     modes = [m for m in args.modes.split(",") if m]
     if args.blocks < 1 or any(m not in MODES for m in modes):
         parser.error(f"--blocks must be >= 1 and --modes a list of {MODES}")
@@ -106,6 +116,37 @@ def summarize_files(paths: Sequence[Path]) -> int:
             print(f"gate_noise: {path} is not a gate record ({exc})", file=sys.stderr)
             return 2
     summarize(records)
+    return 0
+
+
+def between_runs(records: Sequence[dict], min_rounds: int = 6) -> dict[str, tuple[int, float, float, float]]:
+    """Per metric over runs with at least ``min_rounds`` rounds: (runs J, Cochran's Q, its p on J − 1 degrees
+    of freedom, the DerSimonian–Laird between-run SD τ)."""
+    per_run = [log_ratios([r]) for r in records]
+    out = {}
+    for name in sorted(set().union(*per_run)):
+        runs = [np.asarray(r[name]) for r in per_run if len(r.get(name, [])) >= min_rounds]
+        if len(runs) < 2:
+            continue
+        m = np.array([d.mean() for d in runs])
+        w = np.array([d.size / max(float(np.var(d, ddof=1)), 1e-30) for d in runs])  # 1 / s_j²
+        q = float((w * (m - (w * m).sum() / w.sum()) ** 2).sum())
+        df = len(runs) - 1
+        tau2 = max(0.0, (q - df) / (w.sum() - (w**2).sum() / w.sum()))
+        out[name] = (len(runs), q, float(stats.chi2.sf(q, df)), math.sqrt(tau2))
+    return out
+
+
+def between_runs_files(paths: Sequence[Path]) -> int:
+    try:
+        records = [json.loads(p.read_text()) for p in paths]
+        table = between_runs(records)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"gate_noise: cannot read the records ({exc})", file=sys.stderr)
+        return 2
+    print("Between runs of unchanged code: Cochran's Q of the runs' mean log ratios, and the between-run SD τ:")
+    for name, (j, q, p, tau) in table.items():
+        print(f"{name:<52} {j:3d} runs  Q {q:6.1f} on {j - 1:2d} df  p {p:<8.2g} τ {100 * tau:5.2f} %")
     return 0
 
 
