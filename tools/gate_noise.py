@@ -9,9 +9,10 @@ to ``--out`` (one JSON per block), the input of ``tools.gate_power --simulate``.
 robust spread (1.4826·MAD), which one wild round does not move.
 ``--between-runs FILE…`` asks whether runs of unchanged code differ by more than their rounds' noise: per
 metric, each run's mean log ratio m_j with its standard error s_j, Cochran's Q = Σ (m_j − m̄)²/s_j² (m̄ the
-1/s²-weighted mean; χ² with J − 1 degrees of freedom when every run measures the same truth) and the
-DerSimonian–Laird between-run SD τ. A τ above 0 is a per-run bias between the sides that more rounds do not
-average out.
+1/s²-weighted mean; χ² with J − 1 degrees of freedom when every run measures the same truth and the rounds are
+normal) and the DerSimonian–Laird between-run SD τ. A τ above 0 is a per-run bias between the sides that more
+rounds do not average out. The rounds' log ratios are heavy-tailed, which inflates Q, so it also gives a
+permutation p: the share of 2000 reshuffles of all rounds across runs (same run sizes) whose Q is as large.
 """
 
 from __future__ import annotations
@@ -119,21 +120,30 @@ def summarize_files(paths: Sequence[Path]) -> int:
     return 0
 
 
-def between_runs(records: Sequence[dict], min_rounds: int = 6) -> dict[str, tuple[int, float, float, float]]:
-    """Per metric over runs with at least ``min_rounds`` rounds: (runs J, Cochran's Q, its p on J − 1 degrees
-    of freedom, the DerSimonian–Laird between-run SD τ)."""
+def _cochran(runs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
+    """Cochran's Q of the runs' means and the weights 1 / s_j²."""
+    m = np.array([d.mean() for d in runs])
+    w = np.array([d.size / max(float(np.var(d, ddof=1)), 1e-30) for d in runs])
+    return float((w * (m - (w * m).sum() / w.sum()) ** 2).sum()), w
+
+
+def between_runs(records: Sequence[dict], min_rounds: int = 6, permutations: int = 2000,
+                 seed: int = 0) -> dict[str, tuple[int, float, float, float, float]]:
+    """Per metric over runs with at least ``min_rounds`` rounds: (runs J, Cochran's Q, its χ² p on J − 1
+    degrees of freedom, its permutation p, the DerSimonian–Laird between-run SD τ)."""
     per_run = [log_ratios([r]) for r in records]
+    rng = np.random.default_rng(seed)
     out = {}
     for name in sorted(set().union(*per_run)):
         runs = [np.asarray(r[name]) for r in per_run if len(r.get(name, [])) >= min_rounds]
         if len(runs) < 2:
             continue
-        m = np.array([d.mean() for d in runs])
-        w = np.array([d.size / max(float(np.var(d, ddof=1)), 1e-30) for d in runs])  # 1 / s_j²
-        q = float((w * (m - (w * m).sum() / w.sum()) ** 2).sum())
+        q, w = _cochran(runs)
         df = len(runs) - 1
         tau2 = max(0.0, (q - df) / (w.sum() - (w**2).sum() / w.sum()))
-        out[name] = (len(runs), q, float(stats.chi2.sf(q, df)), math.sqrt(tau2))
+        pooled, cuts = np.concatenate(runs), np.cumsum([d.size for d in runs])[:-1]
+        hits = sum(_cochran(np.split(rng.permutation(pooled), cuts))[0] >= q for _ in range(permutations))
+        out[name] = (len(runs), q, float(stats.chi2.sf(q, df)), (hits + 1) / (permutations + 1), math.sqrt(tau2))
     return out
 
 
@@ -144,9 +154,11 @@ def between_runs_files(paths: Sequence[Path]) -> int:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"gate_noise: cannot read the records ({exc})", file=sys.stderr)
         return 2
-    print("Between runs of unchanged code: Cochran's Q of the runs' mean log ratios, and the between-run SD τ:")
-    for name, (j, q, p, tau) in table.items():
-        print(f"{name:<52} {j:3d} runs  Q {q:6.1f} on {j - 1:2d} df  p {p:<8.2g} τ {100 * tau:5.2f} %")
+    print("Between runs of unchanged code: Cochran's Q of the runs' mean log ratios (χ² p, permutation p), and the "
+          "between-run SD τ:")
+    for name, (j, q, p, perm, tau) in table.items():
+        print(f"{name:<52} {j:3d} runs  Q {q:6.1f} on {j - 1:2d} df  p {p:<8.2g} permutation p {perm:<7.3g} "
+              f"τ {100 * tau:5.2f} %")
     return 0
 
 
