@@ -43,7 +43,8 @@ def measure(name: str, copies: int, samples: int, n_samples: int, seed: int = 0)
         for s in range(samples + 1):  # pass 0 compiles each copy (outside gdopt.train's clock) and is not kept
             for j in range(copies) if s % 2 == 0 else reversed(range(copies)):
                 loop.epochs_compiled = compiled[j]
-                training._compiled.clear()  # so gdopt.train compiles a copy it has not seen before timing it
+                if s == 0:  # gdopt.train compiles a copy it has not seen before timing it; once is enough
+                    training._compiled.clear()
                 run = gdopt.train(common.model_at_start(), data, opt, epochs=epochs, seed=common.TRAIN_SEED,
                                   device="cpu")
                 if s:
