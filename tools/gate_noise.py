@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 from perfharness.gate.duet import MODES
+from perfharness.gate.heterogeneity import heterogeneity
 from perfharness.gate.run import GateError, run_gate
-from scipy import stats
 
 
 def log_ratios(records: Sequence[dict]) -> dict[str, list[float]]:
@@ -120,30 +120,19 @@ def summarize_files(paths: Sequence[Path]) -> int:
     return 0
 
 
-def _cochran(runs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
-    """Cochran's Q of the runs' means and the weights 1 / s_j²."""
-    m = np.array([d.mean() for d in runs])
-    w = np.array([d.size / max(float(np.var(d, ddof=1)), 1e-30) for d in runs])
-    return float((w * (m - (w * m).sum() / w.sum()) ** 2).sum()), w
-
-
 def between_runs(records: Sequence[dict], min_rounds: int = 6, permutations: int = 2000,
                  seed: int = 0) -> dict[str, tuple[int, float, float, float, float]]:
     """Per metric over runs with at least ``min_rounds`` rounds: (runs J, Cochran's Q, its χ² p on J − 1
-    degrees of freedom, its permutation p, the DerSimonian–Laird between-run SD τ)."""
+    degrees of freedom, its permutation p, the DerSimonian–Laird between-run SD τ);
+    :mod:`perfharness.gate.heterogeneity`."""
     per_run = [log_ratios([r]) for r in records]
-    rng = np.random.default_rng(seed)
     out = {}
     for name in sorted(set().union(*per_run)):
         runs = [np.asarray(r[name]) for r in per_run if len(r.get(name, [])) >= min_rounds]
         if len(runs) < 2:
             continue
-        q, w = _cochran(runs)
-        df = len(runs) - 1
-        tau2 = max(0.0, (q - df) / (w.sum() - (w**2).sum() / w.sum()))
-        pooled, cuts = np.concatenate(runs), np.cumsum([d.size for d in runs])[:-1]
-        hits = sum(_cochran(np.split(rng.permutation(pooled), cuts))[0] >= q for _ in range(permutations))
-        out[name] = (len(runs), q, float(stats.chi2.sf(q, df)), (hits + 1) / (permutations + 1), math.sqrt(tau2))
+        h = heterogeneity(runs, permutations=permutations, seed=seed)
+        out[name] = (h.runs, h.q, h.p_chi2, h.p_permutation, h.tau)
     return out
 
 
