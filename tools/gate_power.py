@@ -149,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="with --simulate: replay another rule, PR_GATE with these fields changed "
                         "(e.g. --set looks=8,12,16 --set look_alphas=)")
+    parser.add_argument("--pooled", action="store_true",
+                        help="with --simulate: draw rounds from all runs alike, without per-run offsets (the replay "
+                        "before 2026-12-02)")
     parser.add_argument("--plot", type=Path, default=None, help="with --simulate: draw the power curve here (PNG)")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
     parser.add_argument("--asv-continuous", action="store_true", help="also run asv continuous (defaults)")
@@ -160,10 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [c for c in cases if c not in CASES]
     if not args.budget > 0:
         parser.error(f"--budget must be > 0 seconds, got {args.budget}")
-    from perfharness.gate.config import PR_GATE, parse_config
+    from perfharness.gate.config import parse_config
+    from perfharness.gate.run import project_rule
+    from perfharness.project import load_project
 
     try:
-        config = parse_config(args.overrides, base=PR_GATE)  # the rule --simulate and --redecide apply
+        # the rule --simulate and --redecide apply: the gate's, with this project's between-run SDs
+        config = parse_config(args.overrides, base=project_rule(load_project(Path.cwd())))
     except ValueError as exc:
         parser.error(str(exc))
     if args.redecide:
@@ -174,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         records = args.simulate or sorted(Path(RECORDS).glob("*.json"))
         if not records:
             parser.error(f"--simulate: no records given and none in {RECORDS}")
-        return _simulate(records, args.runs, args.plot, args.budget, config, args.round_times or records)
+        return _simulate(records, args.runs, args.plot, args.budget, config, args.round_times or records,
+                         pooled=args.pooled)
     if args.overrides:
         parser.error("--set changes the replayed rule: it needs --simulate or --redecide")
     if args.skip_gate and not args.asv_continuous:
@@ -252,15 +259,21 @@ def _redecide(records: list[Path], config: GateConfig) -> int:
 
 
 def _simulate(records: list[Path], runs: int, plot: Path | None, budget: float, config: GateConfig,
-              timed: list[Path]) -> int:
+              timed: list[Path], pooled: bool = False) -> int:
     """Replay A/A records with injected changes: the power curve and false alarms (no measuring); a run
-    affords as many rounds as ``budget`` buys at the round times of ``timed``."""
-    from perfharness.gate.simulate import budget_rounds, load_rounds, simulate
+    affords as many rounds as ``budget`` buys at the round times of ``timed``. Each simulated run draws its
+    own offset per metric, with the between-run SD of the records (unless ``pooled``)."""
+    from perfharness.gate.simulate import budget_rounds, centred_rounds, load_rounds, load_runs, run_offsets, simulate
 
     try:
-        rounds = load_rounds(records)
         horizon = min(config.looks[-1], budget_rounds(timed, budget))
-        points = simulate(rounds, SIMULATED_CHANGES, config=config, runs=runs, horizon=horizon)
+        if pooled:
+            rounds, offsets = load_rounds(records), None
+        else:
+            recorded = load_runs(records)
+            rounds, offsets = centred_rounds(recorded), run_offsets(recorded)
+        points = simulate(rounds, SIMULATED_CHANGES, config=config, runs=runs, horizon=horizon,
+                          between_run_sd=offsets)
     except (OSError, ValueError, KeyError) as exc:
         print(f"gate_power: cannot replay {', '.join(map(str, records))}: {exc}", file=sys.stderr)
         return 2
@@ -269,6 +282,16 @@ def _simulate(records: list[Path], runs: int, plot: Path | None, budget: float, 
         looks += f", then the budget's end at {horizon} (alpha {config.alpha_at(horizon):g})"
     print(f"{len(rounds)} recorded A/A rounds, {runs} simulated gate runs per change (exact 95 % intervals); "
           f"at most {horizon} rounds a run (--budget {budget:g} s at the records' round times), looks {looks}")
+    if offsets is None:
+        print("rounds drawn from all runs alike (--pooled): no per-run offsets")
+    else:
+        print(f"each run's rounds centred on their mean; one offset per simulated run and metric, SD τ measured over "
+              f"the {len(records)} records: " + ", ".join(f"{n.split('.', 1)[1]} {100 * t:.2f} %"
+                                                          for n, t in offsets.items() if t > 0))
+    rules = {n: t for n, t in config.between_run_sd}
+    if rules:
+        print("the rule widens the interval of " + ", ".join(f"{n.split('.', 1)[1]} by τ {100 * t:.2f} %"
+                                                            for n, t in rules.items()))
     print(f"{'metric':<46}{'change':>8}  {'flagged (regressed)':<30}{'false alarms':<30}{'undecided':<28}rounds")
     for pt in points:
         print(f"{pt.metric:<46}{100 * pt.change:>7.0f}%  {pt.flagged!s:<30}{pt.false_alarm!s:<30}"

@@ -11,6 +11,7 @@ without the table still runs (asv's own configuration says where the suites and 
 
     [tool.perfharness.gate]
     bench = '^gate\\.'                   # the gate's asv selection (regex)
+    between_run_sd = { "gate.Gate.time_x(a)" = 0.007 }  # per-run offsets its interval covers
 
     [tool.perfharness.site]
     target_loss = 0.1                    # drawn on the loss-versus-time plot
@@ -51,6 +52,7 @@ class Project:
     env: Mapping[str, str] = field(default_factory=dict)
     gate_bench: str = r"^gate\."
     gate_excludes: tuple[str, ...] = ()
+    gate_between_run_sd: Mapping[str, float] = field(default_factory=dict)
     target_loss: float | None = None
     matrix_pythons: tuple[str, ...] = ()
     matrix_packages: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
@@ -59,7 +61,7 @@ class Project:
 
 _KEYS = {"name", "machine_env", "watched", "env", "gate", "site", "matrix"}
 _SECTIONS = {
-    "gate": {"bench", "exclude"},
+    "gate": {"bench", "exclude", "between_run_sd"},
     "site": {"target_loss"},
     "matrix": {"pythons", "packages", "gpu_package"},
 }
@@ -114,6 +116,14 @@ def load_project(root: Path | str = ".") -> Project:
         kwargs["gate_bench"] = _string("gate.bench", gate["bench"])
     if "exclude" in gate:
         kwargs["gate_excludes"] = _strings("gate.exclude", gate["exclude"])
+    if "between_run_sd" in gate:
+        sds = gate["between_run_sd"]
+        if not isinstance(sds, dict) or not all(
+                isinstance(k, str) and k and not isinstance(v, bool) and isinstance(v, (int, float)) and 0 <= v < 0.5
+                for k, v in sds.items()):
+            raise ProjectConfigError(f"[tool.perfharness.gate] between_run_sd must map benchmark names to SDs in "
+                                     f"[0, 0.5) (relative, e.g. 0.007), got {sds!r}")
+        kwargs["gate_between_run_sd"] = {k: float(v) for k, v in sds.items()}
     site = table.get("site", {})
     if "target_loss" in site:
         value = site["target_loss"]

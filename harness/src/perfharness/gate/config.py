@@ -110,6 +110,14 @@ class GateConfig:
     (``estimator``), the interval a percentile bootstrap at ``confidence_level``, and the verdicts above
     also require the Mann-Whitney U p < ``alpha`` for regressed / improved.
 
+    ``between_run_sd``: (benchmark, τ) pairs. Runs of unchanged code may differ between their sides by an
+    offset that each run draws once (sd τ of log h/b) and that its rounds cannot average out; for a listed
+    benchmark the paired interval is widened to cover it, half by half in quadrature with the signed-rank
+    interval: [δ̂ − √((δ̂ − lo)² + (zτ)²), δ̂ + √((hi − δ̂)² + (zτ)²)], δ̂ the pseudo-median and z the normal
+    quantile at the look's α (a random-effects term, as in DerSimonian–Laird; τ from
+    :mod:`perfharness.gate.heterogeneity` over A/A runs). Its p-value is the least α at which the widened
+    interval excludes 1, so the two still agree.
+
     The final loss is deterministic: |head − base| > ``loss_rtol``·|base| is a numerics change.
 
     >>> GateConfig().threshold("time")
@@ -129,6 +137,7 @@ class GateConfig:
     paired_kinds: tuple[str, ...] = ()
     looks: tuple[int, ...] = ()
     look_alphas: tuple[float, ...] = ()
+    between_run_sd: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("time_threshold", "memory_threshold"):
@@ -172,6 +181,23 @@ class GateConfig:
                     f"the look at {n} rounds needs >= {min_pairs(self.alpha_at(n))}: at its alpha "
                     f"{self.alpha_at(n):g} the signed-rank interval is unbounded on fewer pairs, got looks {looks!r}"
                 )
+
+        sds = self.between_run_sd
+        if not isinstance(sds, tuple) or any(
+                not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str) or not item[0]
+                or isinstance(item[1], bool) or not isinstance(item[1], (int, float)) or not 0.0 <= item[1] < 0.5
+                for item in sds):
+            raise ValueError(f"between_run_sd must be a tuple of (benchmark, sd) pairs with 0 <= sd < 0.5, got {sds!r}")
+        if len({name for name, _ in sds}) != len(sds):
+            raise ValueError(f"between_run_sd names a benchmark twice: {sds!r}")
+
+    def tau(self, benchmark: str) -> float:
+        """The between-run SD τ of ``benchmark``'s log ratio (``between_run_sd``; 0 when not listed).
+
+        >>> GateConfig(between_run_sd=(("a.B.time_x(y)", 0.007),)).tau("a.B.time_x(y)")
+        0.007
+        """
+        return float(dict(self.between_run_sd).get(benchmark, 0.0))
 
     def threshold(self, kind: str) -> float:
         """Relative threshold t for ``kind`` (``loss_rtol`` for the final loss)."""
@@ -223,7 +249,12 @@ def parse_config(overrides: Sequence[str], base: GateConfig | None = None) -> Ga
         if not sep or key not in kinds:
             raise ValueError(f"--set expects KEY=VALUE with KEY one of {sorted(kinds)}, got {item!r}")
         try:
-            if kinds[key] is tuple:  # e.g. paired_kinds=time,memory or looks=8,12 (empty: none)
+            if key == "between_run_sd":  # NAME=SD;NAME=SD (names hold commas; empty: none)
+                pairs = [part.strip().rpartition("=") for part in raw.split(";") if part.strip()]
+                if any(not name or not eq for name, eq, _ in pairs):
+                    raise ValueError(f"expected BENCHMARK=SD;BENCHMARK=SD, got {raw!r}")
+                values[key] = tuple((name.strip(), float(sd)) for name, _, sd in pairs)
+            elif kinds[key] is tuple:  # e.g. paired_kinds=time,memory or looks=8,12 (empty: none)
                 parts = [part.strip() for part in raw.split(",") if part.strip()]
                 cast = {"looks": int, "look_alphas": float}.get(key, str)
                 values[key] = tuple(cast(x) for x in parts)

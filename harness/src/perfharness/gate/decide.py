@@ -56,6 +56,8 @@ __all__ = [
     "decide",
     "half_iqr",
     "round_value",
+    "widened_interval",
+    "widened_p",
 ]
 
 EXIT_PASS = 0
@@ -252,11 +254,18 @@ def _paired_decision(measured: Decision, base: np.ndarray, head: np.ndarray, con
         ratio = math.exp(signed_rank.pseudo_median(d))
     else:
         ratio = math.exp(float(np.median(d)))
-    lo, hi = signed_rank.walsh_interval(d, alpha)
+    tau = config.tau(measured.benchmark)
+    if tau > 0:  # the run's own offset, which no number of rounds averages out (GateConfig.between_run_sd)
+        lo, hi = widened_interval(d, alpha, tau)
+        p_value = widened_p(d, tau)
+    else:
+        lo, hi = signed_rank.walsh_interval(d, alpha)
+        p_value = _signed_rank_p(d)
     low, high = math.exp(lo), math.exp(hi)
     verdict = classify(low, high, 0.0, t, 1.0)  # the interval alone: it is the test, inverted
-    p_value = _signed_rank_p(d)
     ci = f"ratio {ratio:.3f}, {_pct(1 - alpha)} signed-rank CI [{low:.3f}, {high:.3f}]"
+    if tau > 0:
+        ci += f" (widened for a between-run SD of {_pct(tau)})"
     reason = {
         Verdict.REGRESSED: f"{ci} above 1 + {_pct(t)}",
         Verdict.IMPROVED: f"{ci} below 1 − {_pct(t)}",
@@ -264,6 +273,37 @@ def _paired_decision(measured: Decision, base: np.ndarray, head: np.ndarray, con
     }.get(verdict, f"{ci} straddles the ±{_pct(t)} band: too noisy to decide yet")
     return replace(measured, verdict=verdict, reason=f"{reason} (paired over {d.size} rounds)", ratio=ratio,
                    ci_low=low, ci_high=high, p_value=p_value, resolution=resolution(low, high, t))
+
+
+def widened_interval(d: np.ndarray, alpha: float, tau: float) -> tuple[float, float]:
+    """The (1 − α) signed-rank interval [lo, hi] of ``d``'s pseudo-median δ̂, each half widened in quadrature
+    by z·τ (z the normal quantile 1 − α/2): the interval of a run whose sides also differ by a per-run
+    offset of SD τ. Unbounded where the signed-rank interval is."""
+    lo, hi = signed_rank.walsh_interval(d, alpha)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return lo, hi
+    est, z = signed_rank.pseudo_median(d), float(stats.norm.isf(alpha / 2.0))
+    return est - math.hypot(est - lo, z * tau), est + math.hypot(hi - est, z * tau)
+
+
+def widened_p(d: np.ndarray, tau: float, tol: float = 1e-9) -> float:
+    """The least α at which :func:`widened_interval` excludes 0 (1 if none below 1): the interval narrows
+    as α grows, so "p ≤ α" and "the interval at α excludes 0" are the same statement (bisection, to ``tol``)."""
+
+    def excludes(a: float) -> bool:
+        lo, hi = widened_interval(d, a, tau)
+        return lo > 0.0 or hi < 0.0
+
+    low, high = 0.0, 1.0 - 1e-12
+    if not excludes(high):
+        return 1.0
+    while high - low > tol:
+        mid = (low + high) / 2.0
+        if mid > 0.0 and excludes(mid):
+            high = mid
+        else:
+            low = mid
+    return high
 
 
 def _signed_rank_p(d: np.ndarray) -> float:

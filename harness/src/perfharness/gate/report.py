@@ -133,6 +133,11 @@ def _thresholds(outcome: GateOutcome) -> list[str]:
         "looks): the chance that any look errs stays below alpha per metric. Resolution: the smallest change "
         "the final interval's width could have flagged.",
     ]
+    if c.between_run_sd:
+        widened = ", ".join(f"`{name}` by {100 * sd:.3g} %" for name, sd in c.between_run_sd)
+        lines += ["", f"Widened for the offset each run draws between its sides (between-run SD τ, measured over "
+                      f"A/A runs): {widened}. Each half of the interval is combined with z·τ in quadrature; the "
+                      "p-value is the least alpha at which that interval excludes 1."]
     return lines
 
 

@@ -47,7 +47,8 @@ from perfharness.results import scan_run
 from perfharness.runner import asv_config
 
 # another_round_fits and TAIL_S: the budget's rule, in perfharness.gate.budget (the replay uses it too)
-__all__ = ["DEFAULT_BUDGET_S", "TAIL_S", "GateError", "another_round_fits", "asv_environ", "main", "run_gate"]
+__all__ = ["DEFAULT_BUDGET_S", "TAIL_S", "GateError", "another_round_fits", "asv_environ", "main", "project_rule",
+           "run_gate"]
 
 DEFAULT_BUDGET_S = 300.0
 # The final loss is deterministic: two processes per side show that it is (and catch it when it is not).
@@ -56,6 +57,13 @@ MACHINE = "gate"
 ASV_TIMEOUT_S = 1800
 # XLA's persistent compilation cache, one per side and gate run: only a commit's first process compiles.
 XLA_CACHE = "xla-cache"
+
+
+def project_rule(project: Project, base: GateConfig = PR_GATE) -> GateConfig:
+    """``base`` with the project's ``[tool.perfharness.gate] between_run_sd`` (the per-run offsets that its
+    benchmarks' intervals cover, measured over A/A runs: ``python -m tools.gate_noise --between-runs``)."""
+    sds = tuple(sorted(project.gate_between_run_sd.items()))
+    return replace(base, between_run_sd=sds) if sds else base
 
 
 class GateError(Exception):
@@ -224,17 +232,17 @@ def run_gate(
     cannot measure (another measuring run holding the checkout's lock among them: ``wait`` waits for it),
     ValueError for bad arguments.
     """
-    config = config or PR_GATE
     if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not budget_s > 0:
         raise ValueError(f"budget must be a number of seconds > 0, got {budget_s!r}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if mode == "duet":
         check_fixed_layout()
-    if not config.looks:
+    looks = (config or PR_GATE).looks  # the project's rule (below) changes no look
+    if not looks:
         raise ValueError("the gate needs a config with looks (rounds at which it decides), e.g. PR_GATE")
-    if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < config.looks[0]):
-        raise ValueError(f"rounds must be an int >= {config.looks[0]} (the first look), got {rounds!r}")
+    if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < looks[0]):
+        raise ValueError(f"rounds must be an int >= {looks[0]} (the first look), got {rounds!r}")
     if bench is not None:
         try:
             re.compile(bench)
@@ -242,6 +250,7 @@ def run_gate(
             raise GateError(f"--bench is not a valid regular expression: {bench!r} ({exc})") from None
     repo = repo.resolve()
     project = load_project(repo)
+    config = config or project_rule(project)
     commits = {"base": resolve_commit(repo, base_rev), "head": resolve_commit(repo, head_rev)}
     dirty = dirty_paths(repo, project.watched)
     if dirty:
@@ -429,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR if exc.code else 0
     signal.signal(signal.SIGTERM, _terminate)  # a CI cancel: stop the sides' asv runs, keep the record
     try:
-        config = parse_config(args.overrides, PR_GATE)
+        config = parse_config(args.overrides, project_rule(load_project(Path(args.repo))))
         outcome = run_gate(
             Path(args.repo), args.base, args.head, bench=args.bench, budget_s=args.budget, mode=args.mode,
             rounds=args.rounds, report=Path(args.report), work=Path(args.work) if args.work else None,

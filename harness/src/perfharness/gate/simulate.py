@@ -14,6 +14,13 @@ larger — and applies the gate's sequential rule (:class:`~perfharness.gate.con
   metrics regressed (a change that slows ``train`` slows every optimizer), passed only if all are unchanged;
 
 each with its exact (Clopper–Pearson) 95 % interval (``scipy.stats.binomtest``).
+
+Runs of unchanged code may each draw their own offset between the sides, which their rounds share
+(:mod:`perfharness.gate.heterogeneity`). Drawing rounds from all runs alike would spread that offset over
+the rounds, where the gate's interval covers it. So :func:`load_runs` keeps the runs apart,
+:func:`centred_rounds` takes each run's mean out of its rounds, and :func:`simulate` with
+``between_run_sd`` adds one offset δ ~ N(0, τ²) per simulated run and metric, τ measured over the recorded
+runs (:func:`run_offsets`).
 """
 
 from __future__ import annotations
@@ -30,8 +37,12 @@ from scipy import stats
 from perfharness.gate.budget import rounds_within
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind
 from perfharness.gate.decide import Verdict, decide, round_value
+from perfharness.gate.heterogeneity import centred, dersimonian_laird
 
-__all__ = ["Rate", "SimulationPoint", "budget_rounds", "load_rounds", "redecide", "simulate", "simulated_verdict"]
+__all__ = ["Rate", "SimulationPoint", "budget_rounds", "centred_rounds", "load_rounds", "load_runs", "redecide",
+           "run_offsets", "simulate", "simulated_verdict"]
+
+Run = list[dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -77,18 +88,54 @@ def _round_d(rnd: dict, name: str) -> float:
     return float(v[2]) if len(v) > 2 else math.log(v[1] / v[0])
 
 
-def load_rounds(paths: Iterable[Path]) -> list[dict[str, float]]:
-    """Every recorded round of the given ``--record`` files: {metric: d}; refuses non-A/A files."""
-    rounds: list[dict[str, float]] = []
+def load_runs(paths: Iterable[Path]) -> list[Run]:
+    """Each ``--record`` file's rounds, {metric: d} per round, one list per file (a file is one gate run);
+    refuses files that are not of unchanged code (base != head)."""
+    runs: list[Run] = []
     for path in paths:
         data = json.loads(Path(path).read_text())
         if data.get("base") != data.get("head"):
             raise ValueError(f"{path}: not an A/A record (base {data.get('base')} != head {data.get('head')})")
-        for rnd in data["rounds"]:
-            rounds.append({k: _round_d(rnd, k) for k in rnd["pairs"]})
-    if not rounds:
+        runs.append([{k: _round_d(rnd, k) for k in rnd["pairs"]} for rnd in data["rounds"]])
+    if not any(runs):
         raise ValueError("no recorded rounds in the given files")
-    return rounds
+    return runs
+
+
+def load_rounds(paths: Iterable[Path]) -> Run:
+    """Every recorded round of the given ``--record`` files: {metric: d}; refuses non-A/A files."""
+    return [rnd for run in load_runs(paths) for rnd in run]
+
+
+def _run_values(runs: Sequence[Run], name: str, min_rounds: int) -> list[np.ndarray]:
+    return [v for v in (np.array([r[name] for r in run if name in r]) for run in runs) if v.size >= min_rounds]
+
+
+def run_offsets(runs: Sequence[Run], min_rounds: int = 6) -> dict[str, float]:
+    """Per metric, the DerSimonian–Laird between-run SD τ over the runs with at least ``min_rounds`` of its
+    rounds (0 where fewer than two such runs)."""
+    names = sorted({n for run in runs for r in run for n in r})
+    out = {}
+    for name in names:
+        values = _run_values(runs, name, min_rounds)
+        out[name] = dersimonian_laird(values) if len(values) >= 2 else 0.0
+    return out
+
+
+def centred_rounds(runs: Sequence[Run]) -> Run:
+    """Every round with its run's mean taken out, per metric (:func:`~perfharness.gate.heterogeneity.centred`;
+    a metric measured in fewer than 2 of a run's rounds is dropped from that run)."""
+    out: Run = []
+    for run in runs:
+        names = {n for r in run for n in r}
+        cols = {n: [i for i, r in enumerate(run) if n in r] for n in names}
+        fixed = {n: centred(np.array([run[i][n] for i in idx])) for n, idx in cols.items() if len(idx) >= 2}
+        rows: list[dict[str, float]] = [{} for _ in run]
+        for n, values in fixed.items():
+            for i, v in zip(cols[n], values, strict=True):
+                rows[i][n] = float(v)
+        out += [row for row in rows if row]
+    return out
 
 
 def redecide(path: Path, config: GateConfig = PR_GATE) -> dict[str, tuple[Verdict, int]]:
@@ -109,7 +156,7 @@ def redecide(path: Path, config: GateConfig = PR_GATE) -> dict[str, tuple[Verdic
         elif d.size < config.looks[0]:
             out[name] = (Verdict.UNDECIDED, int(d.size))
         else:
-            out[name] = simulated_verdict(np.ones(d.size), np.exp(d), kind, config)
+            out[name] = simulated_verdict(np.ones(d.size), np.exp(d), kind, config, name)
     return out
 
 
@@ -147,15 +194,17 @@ def _point(metric: str, change: float, verdicts: Sequence[Verdict], used: Sequen
                            float(np.median(used)))
 
 
-def simulated_verdict(base: np.ndarray, head: np.ndarray, kind: str, config: GateConfig) -> tuple[Verdict, int]:
+def simulated_verdict(base: np.ndarray, head: np.ndarray, kind: str, config: GateConfig,
+                      benchmark: str = "") -> tuple[Verdict, int]:
     """The gate's sequential rule on one metric's rounds (as many as the budget allows): the verdict and the
-    rounds it took. Like the gate, a budget that ends between two looks looks once more at its end."""
+    rounds it took. Like the gate, a budget that ends between two looks looks once more at its end.
+    ``benchmark`` names the metric for its ``config.between_run_sd``."""
     verdict = Verdict.UNDECIDED
     end = min(base.size, config.looks[-1])
     for n in [*(look for look in config.looks if look <= end), *([] if end in config.looks else [end])]:
         if n < config.looks[0]:
             break
-        verdict = decide(base[:n], head[:n], kind, config, matched=True).verdict
+        verdict = decide(base[:n], head[:n], kind, config, benchmark=benchmark, matched=True).verdict
         if verdict is not Verdict.UNDECIDED:
             return verdict, n
     return verdict, end
@@ -170,9 +219,12 @@ def simulate(
     seed: int = 0,
     metrics: Sequence[str] | None = None,
     horizon: int | None = None,
+    between_run_sd: dict[str, float] | None = None,
 ) -> list[SimulationPoint]:
     """Power and false alarms of ``config`` per metric and injected change (see the module docstring);
-    ``horizon``: the most rounds a run may take (default the last look)."""
+    ``horizon``: the most rounds a run may take (default the last look); ``between_run_sd``: per metric, the
+    SD τ of an offset drawn once per simulated run and added to all its rounds (give it centred rounds,
+    :func:`centred_rounds`, so that the records' own offsets are not counted twice)."""
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs!r}")
     horizon = config.looks[-1] if horizon is None else horizon
@@ -186,11 +238,17 @@ def simulate(
         raise ValueError(f"fewer than 2 recorded rounds hold all of {names}")
     have = {n: np.array([r[n] for r in complete], dtype=float) for n in names}
     kinds = sorted({metric_kind(n) for n in names})
-    draws = np.random.default_rng(seed).integers(0, len(complete), (runs, horizon))  # whole rounds, as measured
+    bad = {n: t for n, t in (between_run_sd or {}).items() if not (math.isfinite(t) and 0.0 <= t < 0.5)}
+    if bad:
+        raise ValueError(f"between_run_sd must be SDs in [0, 0.5), got {bad!r}")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(complete), (runs, horizon))  # whole rounds, as measured
+    tau = np.array([(between_run_sd or {}).get(n, 0.0) for n in names])
+    offsets = dict(zip(names, (rng.standard_normal((runs, len(names))) * tau).T, strict=True))  # one per run
     points = []
     for c in changes:
-        verdicts = {n: [simulated_verdict(np.ones(horizon), np.exp(have[n][row] + math.log1p(c)), metric_kind(n),
-                                          config) for row in draws] for n in names}
+        verdicts = {n: [simulated_verdict(np.ones(horizon), np.exp(have[n][row] + offsets[n][i] + math.log1p(c)),
+                                          metric_kind(n), config, n) for i, row in enumerate(draws)] for n in names}
         for name in names:
             points.append(_point(name, c, [v for v, _ in verdicts[name]], [n for _, n in verdicts[name]]))
         for kind in kinds:  # the run as a pull request sees it: flagged if any metric of the kind regressed
