@@ -54,6 +54,8 @@ def test_barrier_releases_both_sides_together(tmp_path: Path) -> None:
     assert barrier.stats.together == 3 and barrier.stats.mismatched == 0 and barrier.stats.alone == 0
     assert barrier.stats.labels == [f"{n}\tGate(gd)" for n in (1, 2, 3)]
     assert all(len(lines) == 3 for lines in out.values())
+    released = barrier.stats.released  # when each pair started, for tools.gate_timeline
+    assert len(released) == 3 and 0 < released[0] < released[1] < released[2] < 120
 
 
 def test_a_side_without_partner_is_let_go(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ times: A/A-like no-op (0), a 25 % slowdown (1), a crash (2), a budget too small 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -81,7 +82,9 @@ def test_noop_change_passes(clone):
     repo, commits = clone
     # A 5 % band: whether the default 1 % band decides an A/A run within the budget depends on the hour's
     # noise (docs/MEASUREMENTS.md); this test checks that a decided "unchanged" passes, through nox.
-    proc = _nox_gate(repo, "base", commits["noop"], "--bench", BENCH, "--budget", "600", "--set", "time_threshold=0.05")
+    record = repo.parent / "noop.rounds.json"
+    proc = _nox_gate(repo, "base", commits["noop"], "--bench", BENCH, "--budget", "600", "--set", "time_threshold=0.05",
+                     "--record", str(record))
     report = (repo / "gate-report.md").read_text()
     assert proc.returncode == 0, proc.stdout + proc.stderr + report
     assert "PASS" in report and "gate.Gate.time_train(gd)" in report
@@ -93,6 +96,10 @@ def test_noop_change_passes(clone):
     work = max(repo.glob(".asv/gate/*/"), key=lambda p: p.stat().st_mtime)  # this run's
     assert (work / "asv.log").read_text().count("Discovering benchmarks") == 2
     assert len(list(work.glob("round-*/head"))) >= 8
+    # every round keeps when each sample pair started: 32 time_train samples (and, in the loss rounds, one more)
+    rounds = json.loads(record.read_text())["rounds"]
+    assert all([label for _, label in r["releases"]].count("Gate(gd)") in (32, 33) for r in rounds)
+    assert all(0 < r["releases"][0][0] < r["releases"][-1][0] < r["seconds"] for r in rounds)
 
 
 def test_large_slowdown_fails_naming_the_benchmark(clone):

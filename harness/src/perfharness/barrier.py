@@ -60,6 +60,7 @@ class BarrierStats:
     mismatched: int = 0
     alone: int = 0
     labels: list[str] = field(default_factory=list)
+    released: list[float] = field(default_factory=list)  # seconds from the barrier's start to each release
 
 
 class DuetBarrier:
@@ -79,6 +80,9 @@ class DuetBarrier:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> DuetBarrier:
+        import time
+
+        self._opened = time.monotonic()
         self.path.unlink(missing_ok=True)
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._server.bind(str(self.path))
@@ -142,6 +146,7 @@ class DuetBarrier:
                     if la != lb:
                         self.stats.mismatched += 1
                     self.stats.labels.append(la)
+                    self.stats.released.append(time.monotonic() - self._opened)
                     for c, _, s, n in self._waiting.values():
                         self._release(c, self._go(s, n))
                     self._waiting.clear()

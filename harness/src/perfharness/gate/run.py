@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from perfharness.asv_child import DISCOVERED_ENV, NO_MATCH_EXIT
+from perfharness.barrier import BarrierStats
 from perfharness.gate.asv_results import ResultsError, load_pairs
 from perfharness.gate.budget import TAIL_S, another_round_fits
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind, parse_config
@@ -351,6 +352,7 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
         current = [p for p in loaded.pairs if p.name in (todo or selected)]
         ledger.add(current)
         recorded.append({"round": k, "seconds": round(result.seconds, 3), "barrier": _stats(result.barrier),
+                         "releases": _releases(result.barrier),
                          "pairs": {p.name: list(round_value(p.base.values, p.head.values)) for p in current
                                    if p.base.values and p.head.values},
                          "samples": {p.name: [list(p.base.values), list(p.head.values)] for p in current
@@ -398,6 +400,14 @@ def _write_record(path: Path, mode: str, commits: Mapping[str, str], rounds: lis
     tmp.write_text(json.dumps({"mode": mode, "base": commits["base"], "head": commits["head"], "rounds": rounds},
                               indent=1))
     os.replace(tmp, path)
+
+
+def _releases(stats: BarrierStats | None) -> list[list[float | str]]:
+    """When, in seconds from the round's start, the barrier started each sample pair, and of which benchmark:
+    where a round's time goes (``python -m tools.gate_noise --timeline``)."""
+    if stats is None:
+        return []
+    return [[round(t, 3), label.split("\t", 1)[-1]] for t, label in zip(stats.released, stats.labels, strict=True)]
 
 
 def _stats(stats: object) -> dict[str, int] | None:
