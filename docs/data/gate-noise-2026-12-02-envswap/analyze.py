@@ -23,21 +23,23 @@ def run_mean(path: Path) -> float:
     return float(np.mean([round_value(*r["samples"][NAME])[2] for r in rounds if NAME in r.get("samples", {})]))
 
 
-def main() -> None:
-    means = {mode: np.array([run_mean(p) for p in sorted(HERE.glob(f"{mode}-*.json"))]) for mode in ("normal", "swap")}
+def compare(folder: Path, first: str, second: str) -> None:
+    """Each setting's run means (records ``FIRST-*.json`` and ``SECOND-*.json`` in ``folder``), and a
+    permutation p (the labels shuffled over the runs) for the difference of their means."""
+    means = {mode: np.array([run_mean(p) for p in sorted(folder.glob(f"{mode}-*.json"))]) for mode in (first, second)}
     for mode, m in means.items():
         se = m.std(ddof=1) / math.sqrt(m.size)
         print(f"{mode}: run means {', '.join(f'{100 * v:+.2f}' for v in m)} %; mean {100 * m.mean():+.2f} % "
               f"(SE {100 * se:.2f})")
-    diff = means["normal"].mean() - means["swap"].mean()
+    diff = means[first].mean() - means[second].mean()
     everything = np.concatenate(list(means.values()))
-    rng, hits, draws, n = np.random.default_rng(0), 0, 5000, means["normal"].size
-    for _ in range(draws):  # the mode labels shuffled over the eight runs
+    rng, hits, draws, n = np.random.default_rng(0), 0, 5000, means[first].size
+    for _ in range(draws):
         shuffled = rng.permutation(everything)
         hits += abs(shuffled[:n].mean() - shuffled[n:].mean()) >= abs(diff)
-    print(f"normal − swap: {100 * diff:+.2f} %; permutation p (two-sided) {(hits + 1) / (draws + 1):.3f}")
-    print("A bias that follows the environment changes sign with the swap; one that follows the side does not.")
+    print(f"{first} − {second}: {100 * diff:+.2f} %; permutation p (two-sided) {(hits + 1) / (draws + 1):.3f}")
 
 
 if __name__ == "__main__":
-    main()
+    compare(HERE, "normal", "swap")
+    print("A bias that follows the environment changes sign with the swap; one that follows the side does not.")

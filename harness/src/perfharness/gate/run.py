@@ -404,7 +404,7 @@ def _write_record(path: Path, mode: str, commits: Mapping[str, str], rounds: lis
 
 def _releases(stats: BarrierStats | None) -> list[list[float | str]]:
     """When, in seconds from the round's start, the barrier started each sample pair, and of which benchmark:
-    where a round's time goes (``python -m tools.gate_noise --timeline``)."""
+    where a round's time goes (``python -m tools.gate_timeline``)."""
     if stats is None:
         return []
     return [[round(t, 3), label.split("\t", 1)[-1]] for t, label in zip(stats.released, stats.labels, strict=True)]
