@@ -267,8 +267,9 @@ def test_a_side_dies_with_the_gate_even_when_the_gate_is_killed() -> None:
 
 def test_redecide_gives_what_the_rule_says_on_a_recorded_run(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    """A recorded run stopped by its budget at 11 rounds, 2.5 % slower with 0.4 % noise: today's rule decides
-    it at the budget's end (the look at 24 brought forward); the look at 8 alone left it undecided."""
+    """A recorded run stopped by its budget at 11 rounds after its warm-up round, 2.5 % slower with 0.4 % noise:
+    today's rule decides it at the budget's end (the look at 24 brought forward); the look at 8 alone left it
+    undecided."""
     from perfharness.gate.decide import Verdict
     from perfharness.gate.simulate import redecide, simulated_verdict
 
@@ -276,7 +277,7 @@ def test_redecide_gives_what_the_rule_says_on_a_recorded_run(tmp_path: Path,
 
     wide = (0.03, -0.02, 0.0, 0.01, -0.01, 0.004, -0.004, 0.002)  # at 8 rounds, [min, max] reaches below 1.01
     d = [float(np.log(1.025) + x) for x in (*wide, *np.random.default_rng(4).normal(0, 0.004, 3))]
-    path = _record(tmp_path / "run.json", [20.0] * 11, d, head="b" * 40)
+    path = _record(tmp_path / "run.json", [40.0] + [20.0] * 11, [-0.05, *d], head="b" * 40)  # round 0: warm-up
     assert simulated_verdict(np.ones(8), np.exp(d[:8]), "time", PR_GATE)[0] is Verdict.UNDECIDED
     verdict, rounds = redecide(path)["gate.Gate.time_train(gd)"]
     assert (verdict, rounds) == (Verdict.REGRESSED, 11)

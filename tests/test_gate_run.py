@@ -44,7 +44,7 @@ def test_dirty_tree_where_it_matters(repo):
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"rounds": 5}, ValueError, r"rounds must be an int >= 8 \(the first look\), got 5"),
+    ({"rounds": 8}, ValueError, r"rounds must be an int >= 9 \(the first look after 1 warm-up round\(s\)\), got 8"),
     ({"config": GateConfig()}, ValueError, "the gate needs a config with looks"),
     ({"budget_s": 0}, ValueError, "budget must be a number of seconds > 0, got 0"),
     ({"mode": "parallel"}, ValueError, "mode must be one of"),

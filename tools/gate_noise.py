@@ -25,16 +25,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from perfharness.gate.config import PR_GATE
 from perfharness.gate.duet import MODES
 from perfharness.gate.heterogeneity import heterogeneity
 from perfharness.gate.run import GateError, run_gate
 
 
-def log_ratios(records: Sequence[dict]) -> dict[str, list[float]]:
-    """Per metric, every recorded round's paired log ratio (final losses left out: they do not vary)."""
+def log_ratios(records: Sequence[dict], warmup: int = 0) -> dict[str, list[float]]:
+    """Per metric, every recorded round's paired log ratio after the first ``warmup`` rounds of each record
+    (final losses left out: they do not vary)."""
     out: dict[str, list[float]] = {}
     for record in records:
-        for rnd in record["rounds"]:
+        for rnd in record["rounds"][warmup:]:
             for name, v in rnd["pairs"].items():
                 if "track_final_loss" not in name and v[0] > 0 and v[1] > 0:
                     out.setdefault(name, []).append(v[2] if len(v) > 2 else math.log(v[1] / v[0]))
@@ -61,11 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="only print the table for these records (grouped by their mode); measure nothing")
     parser.add_argument("--between-runs", type=Path, nargs="+", metavar="FILE", default=None,
                         help="records of unchanged code: do the runs differ by more than their rounds' noise?")
+    parser.add_argument("--warmup", type=int, default=PR_GATE.warmup_rounds,
+                        help="with --summarize or --between-runs: leave out each record's first rounds, as the "
+                        f"gate's rule does (default {PR_GATE.warmup_rounds})")
     args = parser.parse_args(argv)
+    if args.warmup < 0:
+        parser.error(f"--warmup must be >= 0, got {args.warmup}")
     if args.summarize:
-        return summarize_files(args.summarize)
+        return summarize_files(args.summarize, args.warmup)
     if args.between_runs:
-        return between_runs_files(args.between_runs)
+        return between_runs_files(args.between_runs, args.warmup)
     modes = [m for m in args.modes.split(",") if m]
     if args.blocks < 1 or any(m not in MODES for m in modes):
         parser.error(f"--blocks must be >= 1 and --modes a list of {MODES}")
@@ -87,11 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def summarize(records: dict[str, list[dict]]) -> None:
+def summarize(records: dict[str, list[dict]], warmup: int = 0) -> None:
     """Print, per metric and mode, the SD of the per-round log ratio with its bootstrap interval, and MAD."""
     print("\nSpread of the per-round log ratio head/base (A/A): SD [bootstrap 95 %], 1.4826·MAD:")
     modes = list(records)
-    ratios = {m: log_ratios(records[m]) for m in modes}
+    ratios = {m: log_ratios(records[m], warmup) for m in modes}
     names = sorted(set().union(*(r.keys() for r in ratios.values())))
     print(f"{'metric':<52}" + "".join(f"{m:>36}" for m in modes))
     for name in names:
@@ -107,7 +114,7 @@ def summarize(records: dict[str, list[dict]]) -> None:
         print(f"{name:<52}" + "".join(f"{c:>36}" for c in cells))
 
 
-def summarize_files(paths: Sequence[Path]) -> int:
+def summarize_files(paths: Sequence[Path], warmup: int = 0) -> int:
     records: dict[str, list[dict]] = {}
     for path in paths:
         try:
@@ -116,16 +123,16 @@ def summarize_files(paths: Sequence[Path]) -> int:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             print(f"gate_noise: {path} is not a gate record ({exc})", file=sys.stderr)
             return 2
-    summarize(records)
+    summarize(records, warmup)
     return 0
 
 
 def between_runs(records: Sequence[dict], min_rounds: int = 6, permutations: int = 2000,
-                 seed: int = 0) -> dict[str, tuple[int, float, float, float, float]]:
+                 seed: int = 0, warmup: int = 0) -> dict[str, tuple[int, float, float, float, float]]:
     """Per metric over runs with at least ``min_rounds`` rounds: (runs J, Cochran's Q, its χ² p on J − 1
     degrees of freedom, its permutation p, the DerSimonian–Laird between-run SD τ);
     :mod:`perfharness.gate.heterogeneity`."""
-    per_run = [log_ratios([r]) for r in records]
+    per_run = [log_ratios([r], warmup) for r in records]
     out = {}
     for name in sorted(set().union(*per_run)):
         runs = [np.asarray(r[name]) for r in per_run if len(r.get(name, [])) >= min_rounds]
@@ -136,10 +143,10 @@ def between_runs(records: Sequence[dict], min_rounds: int = 6, permutations: int
     return out
 
 
-def between_runs_files(paths: Sequence[Path]) -> int:
+def between_runs_files(paths: Sequence[Path], warmup: int = 0) -> int:
     try:
         records = [json.loads(p.read_text()) for p in paths]
-        table = between_runs(records)
+        table = between_runs(records, warmup=warmup)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"gate_noise: cannot read the records ({exc})", file=sys.stderr)
         return 2

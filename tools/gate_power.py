@@ -15,7 +15,8 @@ its defaults on the same commits, side by side:
 ``--redecide RECORD …``: no measuring; decides recorded runs again by the rule (``--set`` to change it).
 
 ``--simulate [FILE …]``: no measuring; replays recorded A/A rounds (``nox -s gate -- HEAD HEAD --rounds N
---record FILE``; default: the committed ones, docs/data/gate-aa/*.json) with injected changes of 1–10 %
+--record FILE``; default: the committed ones of the runner, ``[tool.perfharness.gate.runners."<CPU>"] records``,
+else docs/data/gate-aa/*.json) with injected changes of 1–10 %
 through the gate's rule (perfharness.gate.simulate), at most as many rounds as ``--budget`` affords at the
 records' own round times, prints the power curve and the false-alarm rate with exact 95 % intervals, and
 draws them (``--plot``).
@@ -157,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--asv-continuous", action="store_true", help="also run asv continuous (defaults)")
     parser.add_argument("--skip-gate", action="store_true", help="with --asv-continuous: run only asv continuous")
     parser.add_argument("--env-dir", default=".asv/gate-env", help="the gate's environments (.asv/gate-env)")
+    parser.add_argument("--runner", default=None, metavar="CPU_MODEL",
+                        help="replay under this runner's calibration ([tool.perfharness.gate.runners]): its tau and, "
+                        "with --simulate and no records, its records (default: this machine's CPU model)")
     parser.add_argument("--json", default="gate-power.json", help="write the figures here")
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
@@ -165,11 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--budget must be > 0 seconds, got {args.budget}")
     from perfharness.gate.config import parse_config
     from perfharness.gate.run import project_rule
+    from perfharness.probes.fingerprint import cpu_model
     from perfharness.project import load_project
 
+    runner = args.runner or cpu_model()
     try:
-        # the rule --simulate and --redecide apply: the gate's, with this project's between-run SDs
-        config = parse_config(args.overrides, base=project_rule(load_project(Path.cwd())))
+        # the rule --simulate and --redecide apply: the gate's, with this project's between-run SDs on that runner
+        project = load_project(Path.cwd())
+        config = parse_config(args.overrides, base=project_rule(project, cpu=runner))
     except ValueError as exc:
         parser.error(str(exc))
     if args.redecide:
@@ -177,9 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.simulate is not None:
         if args.runs < 1:
             parser.error(f"--runs must be >= 1, got {args.runs}")
-        records = args.simulate or sorted(Path(RECORDS).glob("*.json"))
+        calibrated = project.gate_runners.get(runner or "")
+        folder = calibrated.records if calibrated is not None and calibrated.records else RECORDS
+        records = args.simulate or sorted(Path(folder).glob("*.json"))
         if not records:
-            parser.error(f"--simulate: no records given and none in {RECORDS}")
+            parser.error(f"--simulate: no records given and none in {folder}")
         return _simulate(records, args.runs, args.plot, args.budget, config, args.round_times or records,
                          pooled=args.pooled)
     if args.overrides:
@@ -266,11 +275,12 @@ def _simulate(records: list[Path], runs: int, plot: Path | None, budget: float, 
     from perfharness.gate.simulate import budget_rounds, centred_rounds, load_rounds, load_runs, run_offsets, simulate
 
     try:
-        horizon = min(config.looks[-1], budget_rounds(timed, budget))
+        # the rounds a budget affords, less the warm-up rounds the rule does not count
+        horizon = min(config.looks[-1], budget_rounds(timed, budget) - config.warmup_rounds)
         if pooled:
-            rounds, offsets = load_rounds(records), None
+            rounds, offsets = load_rounds(records, config.warmup_rounds), None
         else:
-            recorded = load_runs(records)
+            recorded = load_runs(records, config.warmup_rounds)
             rounds, offsets = centred_rounds(recorded), run_offsets(recorded)
         points = simulate(rounds, SIMULATED_CHANGES, config=config, runs=runs, horizon=horizon,
                           between_run_sd=offsets)

@@ -11,7 +11,11 @@ without the table still runs (asv's own configuration says where the suites and 
 
     [tool.perfharness.gate]
     bench = '^gate\\.'                   # the gate's asv selection (regex)
-    between_run_sd = { "gate.Gate.time_x(a)" = 0.007 }  # per-run offsets its interval covers
+    between_run_sd = { "gate.Gate.time_x(a)" = 0.007 }  # per-run offsets its interval covers, any runner
+
+    [tool.perfharness.gate.runners."AMD EPYC"]  # one runner's calibration, keyed by its CPU model
+    records = "docs/data/gate-aa"        # its A/A records (what the gate's replay draws from)
+    between_run_sd = { "gate.Gate.time_x(a)" = 0.009 }
 
     [tool.perfharness.site]
     target_loss = 0.1                    # drawn on the loss-versus-time plot
@@ -34,11 +38,21 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["Project", "ProjectConfigError", "load_project"]
+__all__ = ["GateRunner", "Project", "ProjectConfigError", "load_project"]
 
 
 class ProjectConfigError(ValueError):
     """``[tool.perfharness]`` holds a key or a value the harness cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class GateRunner:
+    """One runner the gate was calibrated on (``[tool.perfharness.gate.runners."<CPU model>"]``): its A/A
+    records and the per-run offsets τ measured over them. Noise belongs to a machine: a τ measured on one
+    runner says nothing about another."""
+
+    records: str | None = None
+    between_run_sd: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,7 @@ class Project:
     gate_bench: str = r"^gate\."
     gate_excludes: tuple[str, ...] = ()
     gate_between_run_sd: Mapping[str, float] = field(default_factory=dict)
+    gate_runners: Mapping[str, GateRunner] = field(default_factory=dict)
     target_loss: float | None = None
     matrix_pythons: tuple[str, ...] = ()
     matrix_packages: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
@@ -61,7 +76,7 @@ class Project:
 
 _KEYS = {"name", "machine_env", "watched", "env", "gate", "site", "matrix"}
 _SECTIONS = {
-    "gate": {"bench", "exclude", "between_run_sd"},
+    "gate": {"bench", "exclude", "between_run_sd", "runners"},
     "site": {"target_loss"},
     "matrix": {"pythons", "packages", "gpu_package"},
 }
@@ -117,13 +132,9 @@ def load_project(root: Path | str = ".") -> Project:
     if "exclude" in gate:
         kwargs["gate_excludes"] = _strings("gate.exclude", gate["exclude"])
     if "between_run_sd" in gate:
-        sds = gate["between_run_sd"]
-        if not isinstance(sds, dict) or not all(
-                isinstance(k, str) and k and not isinstance(v, bool) and isinstance(v, (int, float)) and 0 <= v < 0.5
-                for k, v in sds.items()):
-            raise ProjectConfigError(f"[tool.perfharness.gate] between_run_sd must map benchmark names to SDs in "
-                                     f"[0, 0.5) (relative, e.g. 0.007), got {sds!r}")
-        kwargs["gate_between_run_sd"] = {k: float(v) for k, v in sds.items()}
+        kwargs["gate_between_run_sd"] = _sds("[tool.perfharness.gate] between_run_sd", gate["between_run_sd"])
+    if "runners" in gate:
+        kwargs["gate_runners"] = _runners(gate["runners"])
     site = table.get("site", {})
     if "target_loss" in site:
         value = site["target_loss"]
@@ -148,6 +159,32 @@ def load_project(root: Path | str = ".") -> Project:
                                      f"got {gpu!r}")
         kwargs["matrix_gpu_package"] = dict(gpu)
     return Project(root=root, **kwargs)
+
+
+def _sds(where: str, sds: Any) -> dict[str, float]:
+    if not isinstance(sds, dict) or not all(
+            isinstance(k, str) and k and not isinstance(v, bool) and isinstance(v, (int, float)) and 0 <= v < 0.5
+            for k, v in sds.items()):
+        raise ProjectConfigError(f"{where} must map benchmark names to SDs in [0, 0.5) (relative, e.g. 0.007), "
+                                 f"got {sds!r}")
+    return {k: float(v) for k, v in sds.items()}
+
+
+def _runners(runners: Any) -> dict[str, GateRunner]:
+    where = "[tool.perfharness.gate.runners]"
+    if not isinstance(runners, dict) or not all(isinstance(k, str) and k.strip() for k in runners):
+        raise ProjectConfigError(f"{where} must map CPU models to tables, got {runners!r}")
+    out = {}
+    for cpu, table in runners.items():
+        here = f'[tool.perfharness.gate.runners."{cpu}"]'
+        if not isinstance(table, dict):
+            raise ProjectConfigError(f"{here} must be a table, got {table!r}")
+        bad = sorted(set(table) - {"records", "between_run_sd"})
+        if bad:
+            raise ProjectConfigError(f"{here} has unknown key(s) {bad}; known: ['between_run_sd', 'records']")
+        records = _string(f"gate.runners.{cpu}.records", table["records"]) if "records" in table else None
+        out[cpu] = GateRunner(records, _sds(f"{here} between_run_sd", table.get("between_run_sd", {})))
+    return out
 
 
 def _table(pkg: str, versions: Any) -> dict[str, Any]:

@@ -116,7 +116,12 @@ class GateConfig:
     interval: [δ̂ − √((δ̂ − lo)² + (zτ)²), δ̂ + √((hi − δ̂)² + (zτ)²)], δ̂ the pseudo-median and z the normal
     quantile at the look's α (a random-effects term, as in DerSimonian–Laird; τ from
     :mod:`perfharness.gate.heterogeneity` over A/A runs). Its p-value is the least α at which the widened
-    interval excludes 1, so the two still agree.
+    interval excludes 1, so the two still agree. ``calibration`` says, for the report, which runner's
+    measurements the τ are (``perfharness.gate.run.project_rule``).
+
+    ``warmup_rounds``: the first rounds install both commits and compile (each side's first process fills its
+    XLA cache; later ones load it): their time and memory pairs are recorded but not counted, and the looks
+    count the rounds after them (pyperf's warm-up runs, for whole rounds).
 
     The final loss is deterministic: |head − base| > ``loss_rtol``·|base| is a numerics change.
 
@@ -138,6 +143,8 @@ class GateConfig:
     looks: tuple[int, ...] = ()
     look_alphas: tuple[float, ...] = ()
     between_run_sd: tuple[tuple[str, float], ...] = ()
+    calibration: str = ""
+    warmup_rounds: int = 0
 
     def __post_init__(self) -> None:
         for name in ("time_threshold", "memory_threshold"):
@@ -190,6 +197,10 @@ class GateConfig:
             raise ValueError(f"between_run_sd must be a tuple of (benchmark, sd) pairs with 0 <= sd < 0.5, got {sds!r}")
         if len({name for name, _ in sds}) != len(sds):
             raise ValueError(f"between_run_sd names a benchmark twice: {sds!r}")
+        if isinstance(self.warmup_rounds, bool) or not isinstance(self.warmup_rounds, int) or self.warmup_rounds < 0:
+            raise ValueError(f"warmup_rounds must be an int >= 0, got {self.warmup_rounds!r}")
+        if not isinstance(self.calibration, str):
+            raise ValueError(f"calibration must be a string, got {self.calibration!r}")
 
     def tau(self, benchmark: str) -> float:
         """The between-run SD τ of ``benchmark``'s log ratio (``between_run_sd``; 0 when not listed).
@@ -276,5 +287,5 @@ def parse_config(overrides: Sequence[str], base: GateConfig | None = None) -> Ga
 #: under the 10 % growth it must catch. Measured by tools/gate_power.py (docs/MEASUREMENTS.md).
 PR_GATE = GateConfig(
     time_threshold=0.01, memory_threshold=0.05, confidence_level=0.95, alpha=0.05, estimator="hodges_lehmann",
-    paired_kinds=("time", "memory"), looks=(8, 24), look_alphas=(0.008, 0.042),
+    paired_kinds=("time", "memory"), looks=(8, 24), look_alphas=(0.008, 0.042), warmup_rounds=1,
 )

@@ -271,6 +271,10 @@ def _paired_decision(measured: Decision, base: np.ndarray, head: np.ndarray, con
         Verdict.IMPROVED: f"{ci} below 1 − {_pct(t)}",
         Verdict.UNCHANGED: f"{ci} within ±{_pct(t)}",
     }.get(verdict, f"{ci} straddles the ±{_pct(t)} band: too noisy to decide yet")
+    offset = float(stats.norm.isf(alpha / 2.0)) * tau
+    if verdict is Verdict.UNDECIDED and math.log1p(t) <= offset:  # no number of rounds narrows it below z·τ
+        reason += (f"; its per-run offset alone (z·τ = {_pct(offset)}) spans the band, so it can never be called "
+                   "unchanged on this runner: calibrate it here (between-run SD) or widen its band")
     return replace(measured, verdict=verdict, reason=f"{reason} (paired over {d.size} rounds)", ratio=ratio,
                    ci_low=low, ci_high=high, p_value=p_value, resolution=resolution(low, high, t))
 

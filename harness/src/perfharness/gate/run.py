@@ -7,7 +7,8 @@
    environment and XLA compilation cache. A round measures only the metrics still undecided; the final
    loss, deterministic, only in the first ``LOSS_ROUNDS``. asv discovers the suite in the first round only;
    later rounds reuse that list (:data:`perfharness.asv_child.DISCOVERED_ENV`).
-3. After the rounds in ``config.looks`` decide each paired metric on its per-round log ratios
+3. After the rounds in ``config.looks`` (counted after ``config.warmup_rounds``, which install and compile)
+   decide each paired metric on its per-round log ratios
    (:mod:`perfharness.gate.decide`); a decided metric is no longer measured. Stop when every metric is
    decided, the last look is done, or the wall ``budget_s`` would be exceeded by another round; a budget
    that ends between two looks brings the next one forward, at its α (``GateConfig.alpha_at``).
@@ -43,6 +44,7 @@ from perfharness.gate.outcome import GateOutcome, evaluate
 from perfharness.gate.report import render_terminal, write_report
 from perfharness.gate.selection import asv_forms, exact, excluded, round_selection
 from perfharness.lock import LockBusy, checkout_lock
+from perfharness.probes.fingerprint import cpu_model
 from perfharness.project import Project, load_project
 from perfharness.results import scan_run
 from perfharness.runner import asv_config
@@ -60,11 +62,34 @@ ASV_TIMEOUT_S = 1800
 XLA_CACHE = "xla-cache"
 
 
-def project_rule(project: Project, base: GateConfig = PR_GATE) -> GateConfig:
-    """``base`` with the project's ``[tool.perfharness.gate] between_run_sd`` (the per-run offsets that its
-    benchmarks' intervals cover, measured over A/A runs: ``python -m tools.gate_noise --between-runs``)."""
-    sds = tuple(sorted(project.gate_between_run_sd.items()))
-    return replace(base, between_run_sd=sds) if sds else base
+def project_rule(project: Project, base: GateConfig = PR_GATE, cpu: str | None = None) -> GateConfig:
+    """``base`` with the per-run offsets τ that the project's benchmarks' intervals cover on the runner whose
+    CPU model is ``cpu`` (measured over A/A runs there: ``python -m tools.gate_noise --between-runs``).
+
+    ``[tool.perfharness.gate] between_run_sd`` applies on every runner; a runner listed under
+    ``[tool.perfharness.gate.runners]`` adds its own. On a runner not listed there (when some are), each
+    benchmark gets the largest τ of any runner: an uncalibrated machine is not assumed quiet, and the
+    report says so (``GateConfig.calibration``)."""
+    sds = dict(project.gate_between_run_sd)
+    note = ""
+    if project.gate_runners:
+        known = ", ".join(f'"{name}"' for name in sorted(project.gate_runners))
+        runner = project.gate_runners.get(cpu or "")
+        if runner is not None:
+            sds.update(runner.between_run_sd)
+            note = f'measured on this runner ("{cpu}")'
+        else:
+            for other in project.gate_runners.values():
+                for name, tau in other.between_run_sd.items():
+                    sds[name] = max(tau, sds.get(name, 0.0))
+            note = (f'this runner ("{cpu or "unknown CPU"}") is not calibrated; each benchmark takes its largest '
+                    f"τ on the calibrated runners ({known})")
+    elif sds:
+        note = "measured on any runner ([tool.perfharness.gate] between_run_sd)"
+    listed = tuple(sorted((name, tau) for name, tau in sds.items() if tau > 0))
+    if not listed and not note:
+        return base
+    return replace(base, between_run_sd=listed, calibration=note)
 
 
 class GateError(Exception):
@@ -242,8 +267,10 @@ def run_gate(
     looks = (config or PR_GATE).looks  # the project's rule (below) changes no look
     if not looks:
         raise ValueError("the gate needs a config with looks (rounds at which it decides), e.g. PR_GATE")
-    if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < looks[0]):
-        raise ValueError(f"rounds must be an int >= {looks[0]} (the first look), got {rounds!r}")
+    warmup = (config or PR_GATE).warmup_rounds
+    if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < looks[0] + warmup):
+        raise ValueError(f"rounds must be an int >= {looks[0] + warmup} (the first look after {warmup} warm-up "
+                         f"round(s)), got {rounds!r}")
     if bench is not None:
         try:
             re.compile(bench)
@@ -251,7 +278,7 @@ def run_gate(
             raise GateError(f"--bench is not a valid regular expression: {bench!r} ({exc})") from None
     repo = repo.resolve()
     project = load_project(repo)
-    config = config or project_rule(project)
+    config = config or project_rule(project, cpu=cpu_model())
     commits = {"base": resolve_commit(repo, base_rev), "head": resolve_commit(repo, head_rev)}
     dirty = dirty_paths(repo, project.watched)
     if dirty:
@@ -283,7 +310,8 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
         if echo:
             print(f"gate: {msg}", flush=True)
 
-    last = rounds or config.looks[-1]
+    warmup = config.warmup_rounds  # rounds whose time and memory pairs are not counted (GateConfig.warmup_rounds)
+    last = rounds or config.looks[-1] + warmup
     say(f"base {commits['base'][:8]} ({base_rev}), head {commits['head'][:8]} ({head_rev}); {mode}, looks at "
         f"{', '.join(map(str, config.looks))} rounds, budget {budget_s:g} s; log {log}")
     for side in ("base", "head"):  # each side its own machine file (see side_environ)
@@ -300,7 +328,7 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
         elapsed = time.perf_counter() - clock
         if k and not another_round_fits(elapsed, longest, budget_s):
             say(f"budget: {elapsed:.0f} s spent, a round takes up to {longest:.0f} s; stopping after {k} rounds")
-            if rounds is None and k > config.looks[0] and k not in config.looks:  # the unreached look, now
+            if rounds is None and k - warmup > config.looks[0] and k - warmup not in config.looks:  # the next look, now
                 ledger.look([n for n in names if metric_kind(n) != "loss"], final=True)
             break
         if rounds is None:
@@ -350,7 +378,7 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
             raise GateError(f"asv run of {side} {commits[side][:8]} failed (exit {result.codes[side]}); see {log}")
         names = names or sorted(selected)
         current = [p for p in loaded.pairs if p.name in (todo or selected)]
-        ledger.add(current)
+        ledger.add([p for p in current if k >= warmup or metric_kind(p.name) == "loss"])
         recorded.append({"round": k, "seconds": round(result.seconds, 3), "barrier": _stats(result.barrier),
                          "releases": _releases(result.barrier),
                          "pairs": {p.name: list(round_value(p.base.values, p.head.values)) for p in current
@@ -361,8 +389,8 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
             _write_record(record, mode, commits, recorded)
         if k + 1 == LOSS_ROUNDS:
             ledger.look([n for n in names if metric_kind(n) == "loss"], final=True)
-        if rounds is None and k + 1 in config.looks:
-            ledger.look([n for n in names if metric_kind(n) != "loss"], final=k + 1 == config.looks[-1])
+        if rounds is None and k + 1 - warmup in config.looks:
+            ledger.look([n for n in names if metric_kind(n) != "loss"], final=k + 1 - warmup == config.looks[-1])
     if rounds is not None:  # calibration: one look at every round measured, the budget's stop included
         ledger.look([n for n in names if metric_kind(n) != "loss"], final=True)
     say(f"measured {len(recorded)} rounds in {time.perf_counter() - started:.0f} s")
@@ -448,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR if exc.code else 0
     signal.signal(signal.SIGTERM, _terminate)  # a CI cancel: stop the sides' asv runs, keep the record
     try:
-        config = parse_config(args.overrides, project_rule(load_project(Path(args.repo))))
+        config = parse_config(args.overrides, project_rule(load_project(Path(args.repo)), cpu=cpu_model()))
         outcome = run_gate(
             Path(args.repo), args.base, args.head, bench=args.bench, budget_s=args.budget, mode=args.mode,
             rounds=args.rounds, report=Path(args.report), work=Path(args.work) if args.work else None,

@@ -88,23 +88,25 @@ def _round_d(rnd: dict, name: str) -> float:
     return float(v[2]) if len(v) > 2 else math.log(v[1] / v[0])
 
 
-def load_runs(paths: Iterable[Path]) -> list[Run]:
-    """Each ``--record`` file's rounds, {metric: d} per round, one list per file (a file is one gate run);
-    refuses files that are not of unchanged code (base != head)."""
+def load_runs(paths: Iterable[Path], warmup: int = 0) -> list[Run]:
+    """Each ``--record`` file's rounds after its first ``warmup`` (the rule's ``warmup_rounds``, which it does
+    not count), {metric: d} per round, one list per file (a file is one gate run); refuses files that are not
+    of unchanged code (base != head)."""
     runs: list[Run] = []
     for path in paths:
         data = json.loads(Path(path).read_text())
         if data.get("base") != data.get("head"):
             raise ValueError(f"{path}: not an A/A record (base {data.get('base')} != head {data.get('head')})")
-        runs.append([{k: _round_d(rnd, k) for k in rnd["pairs"]} for rnd in data["rounds"]])
+        runs.append([{k: _round_d(rnd, k) for k in rnd["pairs"]} for rnd in data["rounds"][warmup:]])
     if not any(runs):
         raise ValueError("no recorded rounds in the given files")
     return runs
 
 
-def load_rounds(paths: Iterable[Path]) -> Run:
-    """Every recorded round of the given ``--record`` files: {metric: d}; refuses non-A/A files."""
-    return [rnd for run in load_runs(paths) for rnd in run]
+def load_rounds(paths: Iterable[Path], warmup: int = 0) -> Run:
+    """Every recorded round of the given ``--record`` files after their first ``warmup``: {metric: d}; refuses
+    non-A/A files."""
+    return [rnd for run in load_runs(paths, warmup) for rnd in run]
 
 
 def _run_values(runs: Sequence[Run], name: str, min_rounds: int) -> list[np.ndarray]:
@@ -140,12 +142,15 @@ def centred_rounds(runs: Sequence[Run]) -> Run:
 
 def redecide(path: Path, config: GateConfig = PR_GATE) -> dict[str, tuple[Verdict, int]]:
     """Each metric of a ``--record`` file (any run, A/A or not) decided again by ``config``'s rule on the
-    rounds it was measured in: the verdict and the rounds it used. The record holds every round a metric
-    was measured in, so a rule that only changes the looks gives what that run would have reported."""
+    rounds it was measured in, less the rule's warm-up rounds for time and memory: the verdict and the rounds it
+    used. The record holds every round a metric was measured in, so a rule that only changes the looks (or the
+    warm-up) gives what that run would have reported."""
     data = json.loads(Path(path).read_text())
     per: dict[str, list[list[float]]] = {}
-    for rnd in data["rounds"]:
+    for k, rnd in enumerate(data["rounds"]):
         for name, v in rnd["pairs"].items():
+            if k < config.warmup_rounds and metric_kind(name) != "loss":
+                continue
             per.setdefault(name, []).append([float(v[0]), float(v[1]), _round_d(rnd, name)])
     out: dict[str, tuple[Verdict, int]] = {}
     for name, rows in per.items():

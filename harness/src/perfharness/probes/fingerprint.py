@@ -30,6 +30,7 @@ __all__ = [
     "TENSORFLOW_DISTRIBUTIONS",
     "Fingerprint",
     "asv_env_pythons",
+    "cpu_model",
     "machine_fingerprint",
     "measured_fingerprint",
 ]
@@ -64,7 +65,8 @@ class Fingerprint(TypedDict):
 FINGERPRINT_KEYS: tuple[str, ...] = tuple(Fingerprint.__annotations__)
 
 
-def _cpu_model() -> str | None:
+def cpu_model() -> str | None:
+    """This machine's CPU model as the OS names it ("AMD EPYC 7B13"); None where it cannot tell."""
     if sys.platform.startswith("linux"):
         try:
             with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
@@ -98,7 +100,7 @@ def machine_fingerprint() -> Fingerprint:
     tf_distribution = next((name for name in TENSORFLOW_DISTRIBUTIONS if _version(name) is not None), None)
     gpu = nvml_status(0)
     return Fingerprint(
-        cpu_model=_cpu_model(),
+        cpu_model=cpu_model(),
         cpu_arch=platform.machine(),
         cpu_logical_cores=psutil.cpu_count(logical=True),
         cpu_physical_cores=psutil.cpu_count(logical=False),
