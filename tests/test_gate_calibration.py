@@ -95,6 +95,13 @@ def test_warmup_rounds_are_checked_and_round_trip() -> None:
             GateConfig(warmup_rounds=bad)  # type: ignore[arg-type]
     config = parse_config(["warmup_rounds=2"], PR_GATE)
     assert config.warmup_rounds == 2 and GateConfig(**config.get_config()) == config  # type: ignore[arg-type]
+    from perfharness.gate.outcome import GateOutcome
+    from perfharness.gate.report import render_markdown
+
+    d = np.random.default_rng(0).normal(0.0, 0.002, 12)
+    decision = decide(np.ones(12), np.exp(d), "time", config, benchmark=GD, matched=True)
+    assert "The first 2 round(s) are a warm-up" in render_markdown(GateOutcome((decision,), config))
+    assert "warm-up" not in render_markdown(GateOutcome((decision,), parse_config(["warmup_rounds=0"], PR_GATE)))
 
 
 def _record(path: Path, d: list[float], base: str = "a" * 40, head: str = "a" * 40) -> Path:

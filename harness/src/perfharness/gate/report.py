@@ -138,6 +138,10 @@ def _thresholds(outcome: GateOutcome) -> list[str]:
         lines += ["", f"Widened for the offset each run draws between its sides (between-run SD τ, measured over "
                       f"A/A runs): {widened}. Each half of the interval is combined with z·τ in quadrature; the "
                       "p-value is the least alpha at which that interval excludes 1."]
+    if c.warmup_rounds:
+        lines += ["", f"The first {c.warmup_rounds} round(s) are a warm-up (both commits installed, each side's loop "
+                      "compiled): their time and memory pairs are recorded, not counted, and the looks count after "
+                      "them."]
     if c.calibration:
         lines += ["", f"Per-run offsets τ: {c.calibration}."]
     return lines
