@@ -210,6 +210,15 @@ class GateConfig:
         """
         return float(dict(self.between_run_sd).get(benchmark, 0.0))
 
+    def counts(self, round_index: int, benchmark: str) -> bool:
+        """Whether round ``round_index`` (0-based) counts for ``benchmark``: the final loss counts in every round
+        it is measured in, time and memory only after the ``warmup_rounds``.
+
+        >>> PR_GATE.counts(0, "gate.Gate.time_train(gd)"), PR_GATE.counts(0, "gate.Gate.track_final_loss(gd)")
+        (False, True)
+        """
+        return round_index >= self.warmup_rounds or metric_kind(benchmark) == "loss"
+
     def threshold(self, kind: str) -> float:
         """Relative threshold t for ``kind`` (``loss_rtol`` for the final loss)."""
         checked = check_kind(kind)

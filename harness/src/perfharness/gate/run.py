@@ -37,6 +37,7 @@ from perfharness.asv_child import DISCOVERED_ENV, NO_MATCH_EXIT
 from perfharness.barrier import BarrierStats
 from perfharness.gate.asv_results import ResultsError, load_pairs
 from perfharness.gate.budget import TAIL_S, another_round_fits
+from perfharness.gate.calibration import project_rule
 from perfharness.gate.config import PR_GATE, GateConfig, metric_kind, parse_config
 from perfharness.gate.decide import EXIT_ERROR, Decision, Verdict, decide, half_iqr, round_value
 from perfharness.gate.duet import MODES, Mode, SideRun, check_fixed_layout, run_round
@@ -49,7 +50,8 @@ from perfharness.project import Project, load_project
 from perfharness.results import scan_run
 from perfharness.runner import asv_config
 
-# another_round_fits and TAIL_S: the budget's rule, in perfharness.gate.budget (the replay uses it too)
+# another_round_fits and TAIL_S: the budget's rule, in perfharness.gate.budget (the replay uses it too);
+# project_rule: a runner's calibration, in perfharness.gate.calibration
 __all__ = ["DEFAULT_BUDGET_S", "TAIL_S", "GateError", "another_round_fits", "asv_environ", "main", "project_rule",
            "run_gate"]
 
@@ -60,36 +62,6 @@ MACHINE = "gate"
 ASV_TIMEOUT_S = 1800
 # XLA's persistent compilation cache, one per side and gate run: only a commit's first process compiles.
 XLA_CACHE = "xla-cache"
-
-
-def project_rule(project: Project, base: GateConfig = PR_GATE, cpu: str | None = None) -> GateConfig:
-    """``base`` with the per-run offsets τ that the project's benchmarks' intervals cover on the runner whose
-    CPU model is ``cpu`` (measured over A/A runs there: ``python -m tools.gate_noise --between-runs``).
-
-    ``[tool.perfharness.gate] between_run_sd`` applies on every runner; a runner listed under
-    ``[tool.perfharness.gate.runners]`` adds its own. On a runner not listed there (when some are), each
-    benchmark gets the largest τ of any runner: an uncalibrated machine is not assumed quiet, and the
-    report says so (``GateConfig.calibration``)."""
-    sds = dict(project.gate_between_run_sd)
-    note = ""
-    if project.gate_runners:
-        known = ", ".join(f'"{name}"' for name in sorted(project.gate_runners))
-        runner = project.gate_runners.get(cpu or "")
-        if runner is not None:
-            sds.update(runner.between_run_sd)
-            note = f'measured on this runner ("{cpu}")'
-        else:
-            for other in project.gate_runners.values():
-                for name, tau in other.between_run_sd.items():
-                    sds[name] = max(tau, sds.get(name, 0.0))
-            note = (f'this runner ("{cpu or "unknown CPU"}") is not calibrated; each benchmark takes its largest '
-                    f"τ on the calibrated runners ({known})")
-    elif sds:
-        note = "measured on any runner ([tool.perfharness.gate] between_run_sd)"
-    listed = tuple(sorted((name, tau) for name, tau in sds.items() if tau > 0))
-    if not listed and not note:
-        return base
-    return replace(base, between_run_sd=listed, calibration=note)
 
 
 class GateError(Exception):
@@ -378,7 +350,7 @@ def _measure(repo: Path, base_rev: str, head_rev: str, commits: Mapping[str, str
             raise GateError(f"asv run of {side} {commits[side][:8]} failed (exit {result.codes[side]}); see {log}")
         names = names or sorted(selected)
         current = [p for p in loaded.pairs if p.name in (todo or selected)]
-        ledger.add([p for p in current if k >= warmup or metric_kind(p.name) == "loss"])
+        ledger.add([p for p in current if config.counts(k, p.name)])
         recorded.append({"round": k, "seconds": round(result.seconds, 3), "barrier": _stats(result.barrier),
                          "releases": _releases(result.barrier),
                          "pairs": {p.name: list(round_value(p.base.values, p.head.values)) for p in current

@@ -149,7 +149,7 @@ def redecide(path: Path, config: GateConfig = PR_GATE) -> dict[str, tuple[Verdic
     per: dict[str, list[list[float]]] = {}
     for k, rnd in enumerate(data["rounds"]):
         for name, v in rnd["pairs"].items():
-            if k < config.warmup_rounds and metric_kind(name) != "loss":
+            if not config.counts(k, name):
                 continue
             per.setdefault(name, []).append([float(v[0]), float(v[1]), _round_d(rnd, name)])
     out: dict[str, tuple[Verdict, int]] = {}
