@@ -135,3 +135,55 @@ def test_gate_noise_leaves_out_the_warmup_rounds(tmp_path: Path) -> None:
     runs = [json.loads(_record(tmp_path / f"{j}.json", [0.3 * (j % 2), *rng.normal(0, 0.01, 8)]).read_text())
             for j in range(6)]
     assert between_runs(runs, warmup=1)[GD][0] == 6
+
+
+def test_a_benchmark_band_of_its_own_replaces_its_kinds() -> None:
+    """A per-run offset that spans the 1 % band: with a band of its own (2.5 %) the same pairs are unchanged."""
+    d = np.random.default_rng(1).normal(0.0, 0.001, 16)
+    tau = f"between_run_sd={SGD}=0.0087"
+    shared = decide(np.ones(16), np.exp(d), "time", parse_config([tau], PR_GATE), benchmark=SGD, matched=True)
+    own = parse_config([tau, f"bands={SGD}=0.025"], PR_GATE)
+    wide = decide(np.ones(16), np.exp(d), "time", own, benchmark=SGD, matched=True)
+    assert shared.verdict is Verdict.UNDECIDED and wide.verdict is Verdict.UNCHANGED
+    assert "within ±2.5 %" in wide.reason and own.band(SGD) == 0.025 and own.band(GD) == 0.01
+    slow = decide(np.ones(16), np.exp(d + 0.02), "time", own, benchmark=SGD, matched=True)
+    assert slow.verdict is not Verdict.REGRESSED  # 2 % lies inside SGD's own band: the price of widening it
+    assert decide(np.ones(16), np.exp(d + 0.02), "time", own, benchmark=GD, matched=True).verdict is Verdict.REGRESSED
+    from perfharness.gate.outcome import GateOutcome
+    from perfharness.gate.report import render_markdown
+
+    assert f"Bands of their own (a per-run offset that spans its kind's band on this runner): `{SGD}` ±2.5 %" in (
+        render_markdown(GateOutcome((wide,), own)))
+    assert GateConfig(**own.get_config()) == own  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("bands", "match"), [
+    (((SGD, 0.0),), r"0 < band < 1"),
+    (((SGD, 1.5),), r"0 < band < 1"),
+    (((SGD, 0.02), (SGD, 0.03)), "names a benchmark twice"),
+    ((("gate.Gate.track_final_loss(gd)", 0.02),), "its tolerance is loss_rtol"),
+    ((("gate.Gate.setup_x(gd)", 0.02),), "unknown metric kind"),
+])
+def test_a_bad_band_names_the_problem(bands: tuple[tuple[str, float], ...], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        GateConfig(bands=bands)
+
+
+def test_bands_come_from_the_runner_and_an_uncalibrated_one_takes_the_widest(tmp_path: Path) -> None:
+    amd_band = f'records = "docs/data/gate-aa"\nbands = {{ "{SGD}" = 0.025 }}\n'
+    body = RUNNERS.replace('records = "docs/data/gate-aa"\n', amd_band)
+    project = load_project(_project(tmp_path, f'bands = {{ "{GD}" = 0.015 }}\n' + body))
+    assert project.gate_runners[AMD].bands == {SGD: 0.025} and project.gate_bands == {GD: 0.015}
+    assert project_rule(project, cpu=AMD).bands == ((GD, 0.015), (SGD, 0.025))
+    assert project_rule(project, cpu=XEON).bands == ((GD, 0.015),)  # the Xeon keeps the 1 % band for SGD
+    other = project_rule(project, cpu="Some ARM")
+    assert other.band(SGD) == 0.025 and other.tau(SGD) == 0.0087 and "widest band" in other.calibration
+    with pytest.raises(ProjectConfigError, match=r"bands must map benchmark names to bands in \(0, 1\)"):
+        load_project(_project(tmp_path, f'[tool.perfharness.gate.runners."x"]\nbands = {{ "{SGD}" = 2 }}'))
+
+
+def test_bands_parse_from_set_and_say_what_they_expect() -> None:
+    assert parse_config([f"bands={SGD}=0.03;{GD}=0.02"], PR_GATE).bands == ((SGD, 0.03), (GD, 0.02))
+    assert parse_config(["bands="], PR_GATE).bands == ()
+    with pytest.raises(ValueError, match="BENCHMARK=BAND"):
+        parse_config(["bands=0.03"], PR_GATE)

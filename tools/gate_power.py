@@ -302,6 +302,8 @@ def _simulate(records: list[Path], runs: int, plot: Path | None, budget: float, 
     if rules:
         print("the rule widens the interval of " + ", ".join(f"{n.split('.', 1)[1]} by τ {100 * t:.2f} %"
                                                             for n, t in rules.items()))
+    if config.bands:
+        print("bands of their own: " + ", ".join(f"{n.split('.', 1)[1]} ±{100 * t:.3g} %" for n, t in config.bands))
     print(f"{'metric':<46}{'change':>8}  {'flagged (regressed)':<30}{'false alarms':<30}{'undecided':<28}rounds")
     for pt in points:
         print(f"{pt.metric:<46}{100 * pt.change:>7.0f}%  {pt.flagged!s:<30}{pt.false_alarm!s:<30}"

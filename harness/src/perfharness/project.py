@@ -12,10 +12,12 @@ without the table still runs (asv's own configuration says where the suites and 
     [tool.perfharness.gate]
     bench = '^gate\\.'                   # the gate's asv selection (regex)
     between_run_sd = { "gate.Gate.time_x(a)" = 0.007 }  # per-run offsets its interval covers, any runner
+    bands = { "gate.Gate.time_x(a)" = 0.02 }             # a band of its own, in place of its kind's
 
     [tool.perfharness.gate.runners."AMD EPYC"]  # one runner's calibration, keyed by its CPU model
     records = "docs/data/gate-aa"        # its A/A records (what the gate's replay draws from)
     between_run_sd = { "gate.Gate.time_x(a)" = 0.009 }
+    bands = { "gate.Gate.time_x(a)" = 0.025 }           # where z·τ spans the kind's band
 
     [tool.perfharness.site]
     target_loss = 0.1                    # drawn on the loss-versus-time plot
@@ -53,6 +55,7 @@ class GateRunner:
 
     records: str | None = None
     between_run_sd: Mapping[str, float] = field(default_factory=dict)
+    bands: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Project:
     gate_bench: str = r"^gate\."
     gate_excludes: tuple[str, ...] = ()
     gate_between_run_sd: Mapping[str, float] = field(default_factory=dict)
+    gate_bands: Mapping[str, float] = field(default_factory=dict)
     gate_runners: Mapping[str, GateRunner] = field(default_factory=dict)
     target_loss: float | None = None
     matrix_pythons: tuple[str, ...] = ()
@@ -76,7 +80,7 @@ class Project:
 
 _KEYS = {"name", "machine_env", "watched", "env", "gate", "site", "matrix"}
 _SECTIONS = {
-    "gate": {"bench", "exclude", "between_run_sd", "runners"},
+    "gate": {"bench", "exclude", "between_run_sd", "bands", "runners"},
     "site": {"target_loss"},
     "matrix": {"pythons", "packages", "gpu_package"},
 }
@@ -133,6 +137,8 @@ def load_project(root: Path | str = ".") -> Project:
         kwargs["gate_excludes"] = _strings("gate.exclude", gate["exclude"])
     if "between_run_sd" in gate:
         kwargs["gate_between_run_sd"] = _sds("[tool.perfharness.gate] between_run_sd", gate["between_run_sd"])
+    if "bands" in gate:
+        kwargs["gate_bands"] = _bands("[tool.perfharness.gate] bands", gate["bands"])
     if "runners" in gate:
         kwargs["gate_runners"] = _runners(gate["runners"])
     site = table.get("site", {})
@@ -170,6 +176,15 @@ def _sds(where: str, sds: Any) -> dict[str, float]:
     return {k: float(v) for k, v in sds.items()}
 
 
+def _bands(where: str, bands: Any) -> dict[str, float]:
+    if not isinstance(bands, dict) or not all(
+            isinstance(k, str) and k and not isinstance(v, bool) and isinstance(v, (int, float)) and 0 < v < 1
+            for k, v in bands.items()):
+        raise ProjectConfigError(f"{where} must map benchmark names to bands in (0, 1) (relative, e.g. 0.025), "
+                                 f"got {bands!r}")
+    return {k: float(v) for k, v in bands.items()}
+
+
 def _runners(runners: Any) -> dict[str, GateRunner]:
     where = "[tool.perfharness.gate.runners]"
     if not isinstance(runners, dict) or not all(isinstance(k, str) and k.strip() for k in runners):
@@ -179,11 +194,12 @@ def _runners(runners: Any) -> dict[str, GateRunner]:
         here = f'[tool.perfharness.gate.runners."{cpu}"]'
         if not isinstance(table, dict):
             raise ProjectConfigError(f"{here} must be a table, got {table!r}")
-        bad = sorted(set(table) - {"records", "between_run_sd"})
+        bad = sorted(set(table) - {"records", "between_run_sd", "bands"})
         if bad:
-            raise ProjectConfigError(f"{here} has unknown key(s) {bad}; known: ['between_run_sd', 'records']")
+            raise ProjectConfigError(f"{here} has unknown key(s) {bad}; known: ['bands', 'between_run_sd', 'records']")
         records = _string(f"gate.runners.{cpu}.records", table["records"]) if "records" in table else None
-        out[cpu] = GateRunner(records, _sds(f"{here} between_run_sd", table.get("between_run_sd", {})))
+        out[cpu] = GateRunner(records, _sds(f"{here} between_run_sd", table.get("between_run_sd", {})),
+                              _bands(f"{here} bands", table.get("bands", {})))
     return out
 
 

@@ -117,7 +117,11 @@ class GateConfig:
     quantile at the look's α (a random-effects term, as in DerSimonian–Laird; τ from
     :mod:`perfharness.gate.heterogeneity` over A/A runs). Its p-value is the least α at which the widened
     interval excludes 1, so the two still agree. ``calibration`` says, for the report, which runner's
-    measurements the τ are (``perfharness.gate.run.project_rule``).
+    measurements the τ are (``perfharness.gate.calibration.project_rule``).
+
+    ``bands``: (benchmark, t) pairs, a band of its own for a time or memory benchmark in place of its kind's
+    threshold: for a benchmark whose per-run offset alone (z·τ) spans the kind's band on some runner, so
+    that no run there could call it unchanged. The report lists them.
 
     ``warmup_rounds``: the first rounds install both commits and compile (each side's first process fills its
     XLA cache; later ones load it): their time and memory pairs are recorded but not counted, and the looks
@@ -143,6 +147,7 @@ class GateConfig:
     looks: tuple[int, ...] = ()
     look_alphas: tuple[float, ...] = ()
     between_run_sd: tuple[tuple[str, float], ...] = ()
+    bands: tuple[tuple[str, float], ...] = ()
     calibration: str = ""
     warmup_rounds: int = 0
 
@@ -197,6 +202,17 @@ class GateConfig:
             raise ValueError(f"between_run_sd must be a tuple of (benchmark, sd) pairs with 0 <= sd < 0.5, got {sds!r}")
         if len({name for name, _ in sds}) != len(sds):
             raise ValueError(f"between_run_sd names a benchmark twice: {sds!r}")
+        bands = self.bands
+        if not isinstance(bands, tuple) or any(
+                not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str) or not item[0]
+                or isinstance(item[1], bool) or not isinstance(item[1], (int, float)) or not 0.0 < item[1] < 1.0
+                for item in bands):
+            raise ValueError(f"bands must be a tuple of (benchmark, band) pairs with 0 < band < 1, got {bands!r}")
+        if len({name for name, _ in bands}) != len(bands):
+            raise ValueError(f"bands names a benchmark twice: {bands!r}")
+        for name, _ in bands:
+            if metric_kind(name) == "loss":  # raises for a name no rule covers
+                raise ValueError(f"bands: {name!r} is a final loss; its tolerance is loss_rtol")
         if isinstance(self.warmup_rounds, bool) or not isinstance(self.warmup_rounds, int) or self.warmup_rounds < 0:
             raise ValueError(f"warmup_rounds must be an int >= 0, got {self.warmup_rounds!r}")
         if not isinstance(self.calibration, str):
@@ -209,6 +225,16 @@ class GateConfig:
         0.007
         """
         return float(dict(self.between_run_sd).get(benchmark, 0.0))
+
+    def band(self, benchmark: str, kind: str | None = None) -> float:
+        """The band t of a time or memory ``benchmark``: its own (``bands``), else the threshold of its kind
+        (``kind``, or the one its name says).
+
+        >>> GateConfig(bands=(("a.B.time_x(y)", 0.025),)).band("a.B.time_x(y)"), GateConfig().band("a.B.time_z")
+        (0.025, 0.05)
+        """
+        own = dict(self.bands).get(benchmark)
+        return float(own) if own is not None else self.threshold(kind or metric_kind(benchmark))
 
     def counts(self, round_index: int, benchmark: str) -> bool:
         """Whether round ``round_index`` (0-based) counts for ``benchmark``: the final loss counts in every round
@@ -269,10 +295,11 @@ def parse_config(overrides: Sequence[str], base: GateConfig | None = None) -> Ga
         if not sep or key not in kinds:
             raise ValueError(f"--set expects KEY=VALUE with KEY one of {sorted(kinds)}, got {item!r}")
         try:
-            if key == "between_run_sd":  # NAME=SD;NAME=SD (names hold commas; empty: none)
+            if key in ("between_run_sd", "bands"):  # NAME=X;NAME=X (names hold commas; empty: none)
                 pairs = [part.strip().rpartition("=") for part in raw.split(";") if part.strip()]
                 if any(not name or not eq for name, eq, _ in pairs):
-                    raise ValueError(f"expected BENCHMARK=SD;BENCHMARK=SD, got {raw!r}")
+                    what = "SD" if key == "between_run_sd" else "BAND"
+                    raise ValueError(f"expected BENCHMARK={what};BENCHMARK={what}, got {raw!r}")
                 values[key] = tuple((name.strip(), float(sd)) for name, _, sd in pairs)
             elif kinds[key] is tuple:  # e.g. paired_kinds=time,memory or looks=8,12 (empty: none)
                 parts = [part.strip() for part in raw.split(",") if part.strip()]

@@ -204,7 +204,7 @@ def _pct(t: float) -> str:
 def _ratio_decision(
     name: str, kind: MetricKind, base: np.ndarray, head: np.ndarray, config: GateConfig, *, paired: bool = False
 ) -> Decision:
-    t = config.threshold(kind)
+    t = config.band(name, kind)
     measured = Decision(
         name,
         kind,
@@ -274,7 +274,8 @@ def _paired_decision(measured: Decision, base: np.ndarray, head: np.ndarray, con
     offset = float(stats.norm.isf(alpha / 2.0)) * tau
     if verdict is Verdict.UNDECIDED and math.log1p(t) <= offset:  # no number of rounds narrows it below z·τ
         reason += (f"; its per-run offset alone (z·τ = {_pct(offset)}) spans the band, so it can never be called "
-                   "unchanged on this runner: calibrate it here (between-run SD) or widen its band")
+                   "unchanged on this runner: calibrate it here (between-run SD) or give it a band of its own "
+                   "(bands, in its runner's table)")
     return replace(measured, verdict=verdict, reason=f"{reason} (paired over {d.size} rounds)", ratio=ratio,
                    ci_low=low, ci_high=high, p_value=p_value, resolution=resolution(low, high, t))
 

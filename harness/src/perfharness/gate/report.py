@@ -138,6 +138,9 @@ def _thresholds(outcome: GateOutcome) -> list[str]:
         lines += ["", f"Widened for the offset each run draws between its sides (between-run SD τ, measured over "
                       f"A/A runs): {widened}. Each half of the interval is combined with z·τ in quadrature; the "
                       "p-value is the least alpha at which that interval excludes 1."]
+    if c.bands:
+        own = ", ".join(f"`{name}` ±{100 * t:.3g} %" for name, t in c.bands)
+        lines += ["", f"Bands of their own (a per-run offset that spans its kind's band on this runner): {own}."]
     if c.warmup_rounds:
         lines += ["", f"The first {c.warmup_rounds} round(s) are a warm-up (both commits installed, each side's loop "
                       "compiled): their time and memory pairs are recorded, not counted, and the looks count after "
