@@ -30,7 +30,7 @@ without the table still runs (asv's own configuration says where the suites and 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,22 +167,20 @@ def load_project(root: Path | str = ".") -> Project:
     return Project(root=root, **kwargs)
 
 
+def _per_benchmark(where: str, table: Any, what: str, inside: Callable[[float], bool]) -> dict[str, float]:
+    if not isinstance(table, dict) or not all(
+            isinstance(k, str) and k and not isinstance(v, bool) and isinstance(v, (int, float)) and inside(v)
+            for k, v in table.items()):
+        raise ProjectConfigError(f"{where} must map benchmark names to {what}, got {table!r}")
+    return {k: float(v) for k, v in table.items()}
+
+
 def _sds(where: str, sds: Any) -> dict[str, float]:
-    if not isinstance(sds, dict) or not all(
-            isinstance(k, str) and k and not isinstance(v, bool) and isinstance(v, (int, float)) and 0 <= v < 0.5
-            for k, v in sds.items()):
-        raise ProjectConfigError(f"{where} must map benchmark names to SDs in [0, 0.5) (relative, e.g. 0.007), "
-                                 f"got {sds!r}")
-    return {k: float(v) for k, v in sds.items()}
+    return _per_benchmark(where, sds, "SDs in [0, 0.5) (relative, e.g. 0.007)", lambda v: 0 <= v < 0.5)
 
 
 def _bands(where: str, bands: Any) -> dict[str, float]:
-    if not isinstance(bands, dict) or not all(
-            isinstance(k, str) and k and not isinstance(v, bool) and isinstance(v, (int, float)) and 0 < v < 1
-            for k, v in bands.items()):
-        raise ProjectConfigError(f"{where} must map benchmark names to bands in (0, 1) (relative, e.g. 0.025), "
-                                 f"got {bands!r}")
-    return {k: float(v) for k, v in bands.items()}
+    return _per_benchmark(where, bands, "bands in (0, 1) (relative, e.g. 0.025)", lambda v: 0 < v < 1)
 
 
 def _runners(runners: Any) -> dict[str, GateRunner]:

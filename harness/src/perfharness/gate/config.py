@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal
 
@@ -83,6 +83,17 @@ def metric_unit(benchmark: str) -> str:
     if kind == "memory":
         return "MB" if _method_name(benchmark).startswith("track_") else "bytes"
     return ""
+
+
+def _check_pairs(field: str, pairs: object, what: str, bounds: str, inside: Callable[[float], bool]) -> None:
+    """``pairs`` is a tuple of (benchmark, number) pairs, each number ``inside`` its bounds, no benchmark twice."""
+    if not isinstance(pairs, tuple) or any(
+            not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str) or not item[0]
+            or isinstance(item[1], bool) or not isinstance(item[1], (int, float)) or not inside(item[1])
+            for item in pairs):
+        raise ValueError(f"{field} must be a tuple of (benchmark, {what}) pairs with {bounds}, got {pairs!r}")
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise ValueError(f"{field} names a benchmark twice: {pairs!r}")
 
 
 @dataclass(frozen=True)
@@ -194,23 +205,9 @@ class GateConfig:
                     f"{self.alpha_at(n):g} the signed-rank interval is unbounded on fewer pairs, got looks {looks!r}"
                 )
 
-        sds = self.between_run_sd
-        if not isinstance(sds, tuple) or any(
-                not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str) or not item[0]
-                or isinstance(item[1], bool) or not isinstance(item[1], (int, float)) or not 0.0 <= item[1] < 0.5
-                for item in sds):
-            raise ValueError(f"between_run_sd must be a tuple of (benchmark, sd) pairs with 0 <= sd < 0.5, got {sds!r}")
-        if len({name for name, _ in sds}) != len(sds):
-            raise ValueError(f"between_run_sd names a benchmark twice: {sds!r}")
-        bands = self.bands
-        if not isinstance(bands, tuple) or any(
-                not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str) or not item[0]
-                or isinstance(item[1], bool) or not isinstance(item[1], (int, float)) or not 0.0 < item[1] < 1.0
-                for item in bands):
-            raise ValueError(f"bands must be a tuple of (benchmark, band) pairs with 0 < band < 1, got {bands!r}")
-        if len({name for name, _ in bands}) != len(bands):
-            raise ValueError(f"bands names a benchmark twice: {bands!r}")
-        for name, _ in bands:
+        _check_pairs("between_run_sd", self.between_run_sd, "sd", "0 <= sd < 0.5", lambda v: 0.0 <= v < 0.5)
+        _check_pairs("bands", self.bands, "band", "0 < band < 1", lambda v: 0.0 < v < 1.0)
+        for name, _ in self.bands:
             if metric_kind(name) == "loss":  # raises for a name no rule covers
                 raise ValueError(f"bands: {name!r} is a final loss; its tolerance is loss_rtol")
         if isinstance(self.warmup_rounds, bool) or not isinstance(self.warmup_rounds, int) or self.warmup_rounds < 0:
